@@ -1,0 +1,497 @@
+"""Case files: TOML validated by pydantic v2 (unknown keys rejected), quantities with units.
+
+``load_case(path, overrides)`` returns a validated :class:`Case` or raises :class:`CaseError`
+whose one-line message names the key path (``geometry.stacks[0].layers[1].thickness``), the value
+and what is allowed. Checks that need more than one key (contiguous layers, known materials and
+markers, probes inside the domain, output times within the run) are in :func:`check_case`, so
+``batteryfx validate`` catches them without building a mesh.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from batteryfx.errors import CaseError
+from batteryfx.units import (
+    HeatFlux,
+    HeatTransferCoefficient,
+    Length,
+    PowerDensity,
+    Temperature,
+    Time,
+    to_si,
+)
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+PositiveLength = Annotated[Length, Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- geometry
+class LayerSpec(_Section):
+    """One layer of a stack: a material over a z range. Give ``thickness`` (layers are stacked
+    from z = 0 upward in the order listed) or an explicit ``z = [z0, z1]``."""
+
+    name: Name
+    material: str
+    thickness: PositiveLength | None = None
+    z: tuple[Length, Length] | None = None
+    cells: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+
+class StackSpec(_Section):
+    """A column of layers over the coupon footprint (e.g. a current collector)."""
+
+    name: Name
+    layers: Annotated[list[LayerSpec], Field(min_length=1)]
+
+
+class HotSpotSpec(_Section):
+    """A rectangular patch on the top face, meshed exactly (its edges are mesh lines)."""
+
+    size: tuple[PositiveLength, PositiveLength]
+    center: tuple[Length, Length] | None = None
+
+
+class CouponGeometry(_Section):
+    """Layered coupons side by side in x (each ``size`` in-plane), hexahedral mesh extruded
+    through the layer table; the stacks are thermally separate (gap between them)."""
+
+    kind: Literal["coupon"]
+    size: tuple[PositiveLength, PositiveLength]
+    mesh_size: PositiveLength
+    max_cell_thickness: PositiveLength | None = None
+    min_cells_per_layer: Annotated[int, Field(ge=1, le=100)] = 2
+    gap: Annotated[Length, Field(ge=0)] | None = None
+    hot_spot: HotSpotSpec | None = None
+    stacks: Annotated[list[StackSpec], Field(min_length=1)]
+
+
+# --------------------------------------------------------------------------- physics
+class PhysicsSection(_Section):
+    """Transient heat conduction rho cp dT/dt = div(k grad T) + q (theta scheme in time)."""
+
+    model: Literal["heat"] = "heat"
+    initial_temperature: Temperature
+    theta: Annotated[float, Field(ge=0.5, le=1.0)] = 1.0
+    solver: Literal["direct", "cg_icc", "cg_gamg"] = "direct"
+    rtol: Annotated[float, Field(gt=0, lt=1e-2)] = 1e-10
+
+
+class TemperatureBC(_Section):
+    """Fixed temperature on a facet marker (e.g. a hot spot held at 473 K)."""
+
+    type: Literal["temperature"]
+    marker: str
+    value: Temperature
+
+
+class ConvectionBC(_Section):
+    """Newton cooling -k dT/dn = h (T - ambient)."""
+
+    type: Literal["convection"]
+    marker: str
+    h: Annotated[HeatTransferCoefficient, Field(ge=0)]
+    ambient: Temperature
+
+
+class HeatFluxBC(_Section):
+    """Prescribed heat flux into the body (W/m^2)."""
+
+    type: Literal["heat_flux"]
+    marker: str
+    value: HeatFlux
+
+
+class InsulatedBC(_Section):
+    """Zero flux (also what every face without a condition gets; symmetry planes)."""
+
+    type: Literal["insulated"]
+    marker: str
+
+
+BoundaryCondition = Annotated[
+    TemperatureBC | ConvectionBC | HeatFluxBC | InsulatedBC, Field(discriminator="type")
+]
+
+
+class PowerSource(_Section):
+    """Uniform volumetric heat source on a cell marker, switched on over [start, end)."""
+
+    type: Literal["power_density"]
+    marker: str
+    value: PowerDensity
+    start: Annotated[Time, Field(ge=0)] = 0.0
+    end: Time = math.inf
+
+
+Source = Annotated[PowerSource, Field(discriminator="type")]
+
+
+# --------------------------------------------------------------------------- time, probes, out
+class TimeSection(_Section):
+    """Time stepping: dt starts at ``dt_initial`` and grows by ``growth`` per step up to
+    ``dt_max``; steps are shortened to land exactly on output times and ``end``."""
+
+    end: Annotated[Time, Field(gt=0)]
+    dt_initial: Annotated[Time, Field(gt=0)]
+    dt_max: Annotated[Time, Field(gt=0)] | None = None
+    growth: Annotated[float, Field(ge=1.0, le=10.0)] = 1.0
+
+
+class ProbeSpec(_Section):
+    """A named time series in probes.csv: the temperature at a ``point``, or the mean / max /
+    min over a ``marker`` (facets or cells). ``rise_fractions`` report in summary.json the
+    time at which the probe first reaches T0 + f (T_ref - T0), T_ref the highest fixed
+    temperature of the boundary conditions."""
+
+    name: Name
+    point: tuple[Length, Length, Length] | None = None
+    marker: str | None = None
+    reduce: Literal["mean", "max", "min"] = "mean"
+    rise_fractions: list[Annotated[float, Field(gt=0, lt=1)]] = []
+
+
+class OutputsSection(_Section):
+    """What goes to OUT/: fields at ``field_times`` (VTKHDF), checkpoints every N steps."""
+
+    fields: bool = True
+    field_times: list[Annotated[Time, Field(ge=0)]] = []
+    checkpoint_every: Annotated[int, Field(ge=1)] = 50
+
+
+class FiguresSection(_Section):
+    """PyVista cut-plane figure of the saved fields and a matplotlib probe plot."""
+
+    enabled: bool = True
+    cut_normal: Literal["x", "y", "z"] = "y"
+    cut_origin: tuple[Length, Length, Length] | None = None
+    times: list[Annotated[Time, Field(ge=0)]] | None = None
+    probe_plot: bool = True
+    log_time_axis: bool = True
+
+
+class Case(_Section):
+    """A batteryfx case."""
+
+    title: str
+    description: str = ""
+    geometry: CouponGeometry
+    materials: dict[str, dict[str, Any]] = {}
+    physics: PhysicsSection
+    boundary_conditions: list[BoundaryCondition] = []
+    sources: list[Source] = []
+    time: TimeSection
+    probes: list[ProbeSpec] = []
+    outputs: OutputsSection = OutputsSection()
+    figures: FiguresSection = FiguresSection()
+
+    @field_validator("materials", mode="before")
+    @classmethod
+    def _materials_are_tables(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise ValueError("expected tables [materials.NAME] with property = value")
+        return value
+
+
+# --------------------------------------------------------------------------- loading
+def read_toml(path: Path) -> dict:
+    """Read a TOML file, turning syntax errors into a CaseError."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise CaseError("", str(path), "case file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError("", str(path), f"not valid TOML ({exc})") from None
+
+
+_KEY = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``key.path=value`` overrides (value parsed as a TOML value, else a string)."""
+    for item in overrides:
+        if "=" not in item:
+            raise CaseError("--set", item, "expected key.path=value")
+        path, raw = item.split("=", 1)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        keys = [m.group(1) if m.group(1) is not None else int(m.group(2))
+                for m in _KEY.finditer(path.strip())]
+        node: Any = data
+        try:
+            for key in keys[:-1]:
+                node = node[key] if isinstance(key, int) else node.setdefault(key, {})
+            node[keys[-1]] = value
+        except (IndexError, KeyError, TypeError):
+            raise CaseError(path, raw, "--set path does not exist in the case") from None
+    return data
+
+
+def load_case(path: str | Path, overrides: list[str] | None = None) -> Case:
+    """Load, override, validate and cross-check a case file."""
+    data = apply_overrides(read_toml(Path(path)), overrides or [])
+    return parse_case(data)
+
+
+def parse_case(data: dict) -> Case:
+    """Validate a case dictionary (as read from TOML)."""
+    try:
+        case = Case.model_validate(data)
+    except ValidationError as exc:
+        raise _case_error(exc, data) from None
+    check_case(case)
+    return case
+
+
+def dump_case(case: Case) -> str:
+    """The resolved case (defaults filled, SI numbers) as TOML; it loads back as the same case."""
+    data = case.model_dump(mode="json", exclude_none=True)
+    _drop_inf(data)
+    return tomli_w.dumps(data)
+
+
+def _drop_inf(node: Any) -> None:
+    if isinstance(node, dict):
+        for key in [k for k, v in node.items() if isinstance(v, float) and math.isinf(v)]:
+            del node[key]
+        for v in node.values():
+            _drop_inf(v)
+    elif isinstance(node, list):
+        for v in node:
+            _drop_inf(v)
+
+
+def _case_error(exc: ValidationError, data: dict) -> CaseError:
+    """One line from the first pydantic error: key path, value, what is allowed."""
+    err = exc.errors(include_url=False)[0]
+    keys, node, model = [], data, Case
+    for item in err["loc"]:
+        if isinstance(item, int):
+            keys.append(f"[{item}]")
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+            continue
+        if isinstance(node, dict) and item not in node and err["type"] != "missing":
+            continue  # the tag of a discriminated union
+        if isinstance(node, dict) and "type" in node and item == node.get("type"):
+            continue
+        model = _field_model(model, item, node)
+        keys.append(("." if keys else "") + str(item))
+        node = node.get(item) if isinstance(node, dict) else None
+    key = "".join(keys)
+    msg = err["msg"].removeprefix("Value error, ")
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _field_model_at(Case, err["loc"][:-1], data)
+        allowed = ", ".join(parent.model_fields) if parent else "see the documentation"
+        return CaseError(key, err.get("input"), f"unknown key; allowed here: {allowed}")
+    if kind == "missing":
+        return CaseError(key, "<missing>", "required key is missing")
+    if kind in ("literal_error", "union_tag_invalid"):
+        expected = err.get("ctx", {}).get("expected", "")
+        value = err.get("input") if kind == "literal_error" else err.get("ctx", {}).get("tag")
+        return CaseError(key, value, f"not allowed; expected one of {expected}")
+    if kind == "union_tag_not_found":
+        return CaseError(key, node, "needs a 'type' key")
+    return CaseError(key, err.get("input"), msg[:1].lower() + msg[1:])
+
+
+def _unwrap(annotation: Any, node: Any) -> type[BaseModel] | None:
+    """The BaseModel inside an annotation (Optional, list, Annotated, tagged union)."""
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0], node)
+    if origin in (list, tuple):
+        args = typing.get_args(annotation)
+        return _unwrap(args[0], node) if args else None
+    if origin in (typing.Union, types.UnionType):
+        members = [m for a in typing.get_args(annotation) if (m := _unwrap(a, node))]
+        if isinstance(node, dict) and "type" in node:
+            for m in members:
+                tag = m.model_fields.get("type")
+                if tag is not None and node["type"] in typing.get_args(tag.annotation):
+                    return m
+        return members[0] if len(members) == 1 else None
+    return None
+
+
+def _field_model(model: type[BaseModel] | None, key: str, node: Any) -> type[BaseModel] | None:
+    if model is None or key not in model.model_fields:
+        return None
+    sub = node.get(key) if isinstance(node, dict) else None
+    if isinstance(sub, list):
+        sub = sub[0] if sub else None
+    return _unwrap(model.model_fields[key].annotation, sub)
+
+
+def _field_model_at(model: type[BaseModel], loc: tuple, data: Any) -> type[BaseModel] | None:
+    node = data
+    current: type[BaseModel] | None = model
+    for item in loc:
+        if isinstance(item, int):
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+            if isinstance(node, dict) and current is not None and "type" in node:
+                current = _unwrap(current, node) or current
+            continue
+        if isinstance(node, dict) and item not in node:
+            continue  # union tag
+        if current is None or item not in current.model_fields:
+            return None
+        sub = node.get(item) if isinstance(node, dict) else None
+        first = sub[0] if isinstance(sub, list) and sub else sub
+        current = _unwrap(current.model_fields[item].annotation, first)
+        node = sub
+    return current
+
+
+# --------------------------------------------------------------------------- cross checks
+def check_case(case: Case) -> None:
+    """Checks across keys; each failure is one CaseError naming the key."""
+    from batteryfx.geometry.coupon import bounding_boxes, layer_table, marker_names
+    from batteryfx.materials import library
+
+    lib = library()
+    geo = case.geometry
+    seen_stacks: set[str] = set()
+    for i, stack in enumerate(geo.stacks):
+        if stack.name in seen_stacks:
+            raise CaseError(f"geometry.stacks[{i}].name", stack.name, "stack names must be unique")
+        seen_stacks.add(stack.name)
+        seen_layers: set[str] = set()
+        for j, layer in enumerate(stack.layers):
+            key = f"geometry.stacks[{i}].layers[{j}]"
+            if layer.name in seen_layers:
+                raise CaseError(f"{key}.name", layer.name, "layer names must be unique in a stack")
+            seen_layers.add(layer.name)
+            if layer.material not in lib:
+                raise CaseError(
+                    f"{key}.material", layer.material,
+                    f"unknown material; the library has: {', '.join(sorted(lib))}",
+                )
+            if (layer.thickness is None) == (layer.z is None):
+                raise CaseError(key, layer.name, "give exactly one of thickness or z = [z0, z1]")
+            if layer.z is not None and not layer.z[1] > layer.z[0]:
+                raise CaseError(f"{key}.z", list(layer.z), "needs z1 > z0")
+        layer_table(stack, f"geometry.stacks[{i}]")  # raises on gaps and overlaps
+    if geo.hot_spot is not None:
+        cx, cy = geo.hot_spot.center or (geo.size[0] / 2, geo.size[1] / 2)
+        hx, hy = geo.hot_spot.size
+        if not (cx - hx / 2 > 0 and cx + hx / 2 < geo.size[0]
+                and cy - hy / 2 > 0 and cy + hy / 2 < geo.size[1]):
+            raise CaseError(
+                "geometry.hot_spot", {"center": [cx, cy], "size": [hx, hy]},
+                f"the patch must lie strictly inside the {geo.size[0]} x {geo.size[1]} m face",
+            )
+
+    for name, props in case.materials.items():
+        if name not in lib:
+            raise CaseError(
+                f"materials.{name}", props,
+                f"unknown material to override; the library has: {', '.join(sorted(lib))}",
+            )
+        from batteryfx.materials.library import PROPERTY_DIMENSIONS
+
+        for prop, value in props.items():
+            if prop not in PROPERTY_DIMENSIONS:
+                raise CaseError(
+                    f"materials.{name}.{prop}", value,
+                    f"unknown property; allowed: {', '.join(PROPERTY_DIMENSIONS)}",
+                )
+            try:
+                si = to_si(value, PROPERTY_DIMENSIONS[prop])
+            except ValueError as exc:
+                raise CaseError(f"materials.{name}.{prop}", value, str(exc)) from None
+            if not si > 0:
+                raise CaseError(f"materials.{name}.{prop}", value, "must be > 0")
+
+    markers = marker_names(geo)
+    facet_markers = {n for n, d in markers.items() if d == 2}
+    cell_markers = {n for n, d in markers.items() if d == 3}
+    bc_markers: dict[str, int] = {}
+    for i, bc in enumerate(case.boundary_conditions):
+        if bc.marker not in facet_markers:
+            raise CaseError(
+                f"boundary_conditions[{i}].marker", bc.marker,
+                f"unknown boundary marker; allowed: {', '.join(sorted(facet_markers))}",
+            )
+        if bc.marker in bc_markers:
+            raise CaseError(
+                f"boundary_conditions[{i}].marker", bc.marker,
+                f"already has a condition (boundary_conditions[{bc_markers[bc.marker]}])",
+            )
+        bc_markers[bc.marker] = i
+    for i, src in enumerate(case.sources):
+        if src.marker not in cell_markers:
+            raise CaseError(
+                f"sources[{i}].marker", src.marker,
+                f"unknown volume marker; allowed: {', '.join(sorted(cell_markers))}",
+            )
+        if not src.end > src.start:
+            raise CaseError(f"sources[{i}].end", src.end, "must be later than start")
+
+    t = case.time
+    if t.dt_initial > t.end:
+        raise CaseError("time.dt_initial", t.dt_initial, f"must be <= time.end = {t.end} s")
+    if t.dt_max is not None and t.dt_max < t.dt_initial:
+        raise CaseError("time.dt_max", t.dt_max, f"must be >= time.dt_initial = {t.dt_initial} s")
+    for i, ft in enumerate(case.outputs.field_times):
+        if ft > t.end:
+            raise CaseError(f"outputs.field_times[{i}]", ft, f"must be <= time.end = {t.end} s")
+
+    boxes = bounding_boxes(geo)
+    names: set[str] = set()
+    has_reference = any(isinstance(bc, TemperatureBC) for bc in case.boundary_conditions)
+    for i, probe in enumerate(case.probes):
+        key = f"probes[{i}]"
+        if probe.name in names:
+            raise CaseError(f"{key}.name", probe.name, "probe names must be unique")
+        names.add(probe.name)
+        if (probe.point is None) == (probe.marker is None):
+            raise CaseError(key, probe.name, "give exactly one of point = [x, y, z] or marker")
+        if probe.point is not None and not any(_inside(probe.point, b) for b in boxes.values()):
+            raise CaseError(
+                f"{key}.point", list(probe.point),
+                "outside the domain; inside one of: "
+                + "; ".join(f"{n} {_fmt_box(b)}" for n, b in boxes.items()),
+            )
+        if probe.marker is not None and probe.marker not in markers:
+            raise CaseError(
+                f"{key}.marker", probe.marker, f"unknown marker; allowed: {', '.join(markers)}"
+            )
+        if probe.rise_fractions and not has_reference:
+            raise CaseError(
+                f"{key}.rise_fractions", probe.rise_fractions,
+                "needs a fixed-temperature boundary condition as the reference temperature",
+            )
+    fig = case.figures
+    if fig.cut_origin is not None and not any(_inside(fig.cut_origin, b) for b in boxes.values()):
+        raise CaseError("figures.cut_origin", list(fig.cut_origin), "outside the domain")
+
+
+def _inside(p, box, tol: float = 1e-12) -> bool:
+    lo, hi = box
+    scale = max(max(abs(v) for v in hi), 1e-300)
+    return all(lo[k] - tol * scale <= p[k] <= hi[k] + tol * scale for k in range(3))
+
+
+def _fmt_box(box) -> str:
+    lo, hi = box
+    return "[" + ", ".join(f"{a:.3g}..{b:.3g}" for a, b in zip(lo, hi, strict=True)) + "] m"

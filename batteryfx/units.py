@@ -1,0 +1,102 @@
+"""Physical quantities in case files: SI numbers or strings with units, checked for dimension.
+
+``"8 um"``, ``"473 K"``, ``"200 degC"``, ``"2 A/m^2"`` are parsed with pint and converted to SI
+base units (temperatures to kelvin). A bare number is taken as already SI. C-rates (``"0.5 C"``)
+are a separate type because pint's ``C`` is the coulomb.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated
+
+import pint
+from pydantic import BeforeValidator, PlainSerializer
+
+#: Dimension name -> (pint dimensionality string, an example used in error messages).
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "length": ("[length]", "8 um"),
+    "time": ("[time]", "2 ms"),
+    "temperature": ("[temperature]", "473 K or 200 degC"),
+    "conductivity": ("[power] / [length] / [temperature]", "401 W/(m*K)"),
+    "density": ("[mass] / [length] ** 3", "8933 kg/m^3"),
+    "specific_heat": ("[energy] / [mass] / [temperature]", "385 J/(kg*K)"),
+    "heat_transfer_coefficient": ("[power] / [length] ** 2 / [temperature]", "10 W/(m^2*K)"),
+    "heat_flux": ("[power] / [length] ** 2", "1e4 W/m^2"),
+    "power_density": ("[power] / [length] ** 3", "1e9 W/m^3"),
+    "electrical_conductivity": ("[current] ** 2 * [time] ** 3 / [mass] / [length] ** 3", "5.96e7 S/m"),
+    "pressure": ("[pressure]", "10 GPa"),
+    "current_density": ("[current] / [length] ** 2", "2 A/m^2"),
+    "dimensionless": ("", "0.3"),
+}
+
+
+@cache
+def registry() -> pint.UnitRegistry:
+    """The one pint registry of batteryfx."""
+    return pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+
+
+def to_si(value: object, dimension: str) -> float:
+    """Convert ``value`` (number or string with unit) to a float in SI base units.
+
+    Raises ``ValueError`` with a message saying what is allowed (pydantic turns it into a
+    validation error located at the key).
+    """
+    dim, example = DIMENSIONS[dimension]
+    if isinstance(value, bool):
+        raise ValueError(f"expected a {dimension.replace('_', ' ')}, e.g. {example!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a number or a string with unit, e.g. {example!r}")
+    ureg = registry()
+    try:
+        q = ureg.Quantity(value.strip())
+    except Exception as exc:  # pint raises many types for bad strings
+        raise ValueError(f"cannot parse as a quantity ({exc}); e.g. {example!r}") from None
+    if not isinstance(q, pint.Quantity):  # pragma: no cover - Quantity() always returns one
+        raise ValueError(f"expected a quantity, e.g. {example!r}")
+    expected = ureg.Quantity(1.0, ureg.parse_units("dimensionless")) if not dim else None
+    want = expected.dimensionality if expected is not None else ureg.get_dimensionality(dim)
+    if q.dimensionality != want:
+        got = str(q.dimensionality) or "dimensionless"
+        raise ValueError(
+            f"wrong dimension {got}; expected a {dimension.replace('_', ' ')}, e.g. {example!r}"
+        )
+    return float(q.to_base_units().magnitude)
+
+
+def to_c_rate(value: object) -> float:
+    """Parse a C-rate (``0.5``, ``"0.5 C"``, ``"2C"``) to a float in 1/h."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.upper().endswith("C"):
+            text = text[:-1]
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    raise ValueError("expected a C-rate, e.g. '0.5 C' or 2")
+
+
+def _quantity(dimension: str):
+    return Annotated[
+        float,
+        BeforeValidator(lambda v: to_si(v, dimension)),
+        PlainSerializer(lambda v: v, return_type=float),
+    ]
+
+
+Length = _quantity("length")
+Time = _quantity("time")
+Temperature = _quantity("temperature")
+Conductivity = _quantity("conductivity")
+Density = _quantity("density")
+SpecificHeat = _quantity("specific_heat")
+HeatTransferCoefficient = _quantity("heat_transfer_coefficient")
+HeatFlux = _quantity("heat_flux")
+PowerDensity = _quantity("power_density")
+CRate = Annotated[float, BeforeValidator(to_c_rate)]

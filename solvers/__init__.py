@@ -1,0 +1,1 @@
+"""Solvers: one module per physics, each with its verification tests in tests/verification."""

@@ -1,0 +1,49 @@
+"""Helpers for the tests: small geometries and error norms."""
+
+from __future__ import annotations
+
+from mpi4py import MPI
+
+import numpy as np
+import ufl
+from dolfinx import fem
+
+from batteryfx.case import CouponGeometry
+from batteryfx.geometry import build_geometry
+
+
+def column(layers: list[tuple[str, float, int]], width: float = 0.25, comm=MPI.COMM_WORLD):
+    """A 1D-through-thickness column: one hexahedron in-plane, ``layers`` = (material,
+    thickness m, cells) bottom-up. Markers: bottom (z = 0), top, sides, stack/layer_i."""
+    spec = CouponGeometry.model_validate(
+        {
+            "kind": "coupon",
+            "size": [width, width],
+            "mesh_size": width,
+            "stacks": [
+                {
+                    "name": "s",
+                    "layers": [
+                        {"name": f"l{i}", "material": m, "thickness": t, "cells": n}
+                        for i, (m, t, n) in enumerate(layers)
+                    ],
+                }
+            ],
+        }
+    )
+    return build_geometry(spec, comm)
+
+
+def l2_norm(expr, mesh, degree: int = 8) -> float:
+    """sqrt(int expr^2 dx / |Omega|), assembled on all ranks (collective)."""
+    dx = ufl.dx(domain=mesh, metadata={"quadrature_degree": degree})
+    one = fem.Constant(mesh, 1.0)
+    local = fem.assemble_scalar(fem.form(expr**2 * dx))
+    vol = fem.assemble_scalar(fem.form(one * dx))
+    return float(np.sqrt(mesh.comm.allreduce(local) / mesh.comm.allreduce(vol)))
+
+
+def rates(hs, errors) -> np.ndarray:
+    """Observed convergence rates log(e_i / e_{i+1}) / log(h_i / h_{i+1})."""
+    hs, errors = np.asarray(hs), np.asarray(errors)
+    return np.log(errors[:-1] / errors[1:]) / np.log(hs[:-1] / hs[1:])
