@@ -87,6 +87,7 @@ class PhysicsSection(_Section):
     model: Literal["heat"] = "heat"
     initial_temperature: Temperature
     theta: Annotated[float, Field(ge=0.5, le=1.0)] = 1.0
+    mass_lumping: bool = True
     solver: Literal["direct", "cg_icc", "cg_gamg"] = "direct"
     rtol: Annotated[float, Field(gt=0, lt=1e-2)] = 1e-10
 

@@ -24,7 +24,9 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "heat_transfer_coefficient": ("[power] / [length] ** 2 / [temperature]", "10 W/(m^2*K)"),
     "heat_flux": ("[power] / [length] ** 2", "1e4 W/m^2"),
     "power_density": ("[power] / [length] ** 3", "1e9 W/m^3"),
-    "electrical_conductivity": ("[current] ** 2 * [time] ** 3 / [mass] / [length] ** 3", "5.96e7 S/m"),
+    "electrical_conductivity": (
+        "[current] ** 2 * [time] ** 3 / [mass] / [length] ** 3", "5.96e7 S/m"
+    ),
     "pressure": ("[pressure]", "10 GPa"),
     "current_density": ("[current] / [length] ** 2", "2 A/m^2"),
     "dimensionless": ("", "0.3"),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gc
 
-import batteryfx  # noqa: F401  (imports dolfinx_solver before dolfinx when installed)
-import pytest
 from mpi4py import MPI
+
+import pytest
+
+import batteryfx  # noqa: F401  (imports dolfinx_solver before dolfinx when installed)
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,8 @@ def _series(geometry, fourier, terms):
     )
 
 
-def _slab_error(nz: int, dt: float, theta: float, bc: str, t_end: float = 0.2) -> float:
+def _slab_error(nz: int, dt: float, theta: float, bc: str, t_end: float = 0.2,
+                lumped: bool = False) -> float:
     geometry = column([("Cu", L, nz)])
     if bc == "convection":
         biot = 5.0
@@ -41,7 +42,7 @@ def _slab_error(nz: int, dt: float, theta: float, bc: str, t_end: float = 0.2) -
         cond = FixedTemperature("top", 0.0)
         terms = analytic.slab_fixed_terms(400)
     problem = HeatProblem(geometry, K, RC, initial_temperature=1.0, conditions=[cond],
-                          theta=theta)
+                          theta=theta, mass_lumping=lumped)
     n = round(t_end / dt)
     for _ in range(n):
         problem.step(dt)
@@ -52,13 +53,16 @@ def _slab_error(nz: int, dt: float, theta: float, bc: str, t_end: float = 0.2) -
     return err
 
 
+@pytest.mark.parametrize("lumped", [False, True], ids=["consistent", "lumped"])
 @pytest.mark.parametrize("bc", ["convection", "fixed"])
-def test_slab_spatial_convergence(bc):
-    """P1 in space: L2 error at Fo = 0.2 falls as h^2 (CN, dt small enough not to matter)."""
+def test_slab_spatial_convergence(bc, lumped):
+    """P1 in space: L2 error at Fo = 0.2 falls as h^2 (CN, dt small enough not to matter),
+    with the consistent and the lumped mass matrix."""
     sizes = [4, 8, 16, 32]
-    errors = [_slab_error(nz, dt=1e-3, theta=0.5, bc=bc) for nz in sizes]
+    errors = [_slab_error(nz, dt=1e-3, theta=0.5, bc=bc, lumped=lumped) for nz in sizes]
     observed = rates([1 / n for n in sizes], errors)
-    assert errors[-1] < 1e-4, errors  # measured 6.8e-5 (convection), 7.8e-5 (fixed)
+    # measured consistent: 6.8e-5 (convection), 7.8e-5 (fixed); lumped: see the issue note
+    assert errors[-1] < (1e-4 if not lumped else 2e-4), errors
     assert np.all(observed > 1.85), (errors, observed)
 
 

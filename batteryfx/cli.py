@@ -1,0 +1,165 @@
+"""Command line: ``batteryfx run | validate | plot | materials | cases``.
+
+``main(argv) -> int`` is testable without a subprocess. Errors in the input are one line on
+stderr (rank 0) with exit code 2; nothing is written for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+
+from batteryfx import __version__
+from batteryfx.errors import BatteryfxError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="batteryfx",
+        description="Finite-element battery safety and chemo-mechanics (DOLFINx 0.11).",
+    )
+    p.add_argument("--version", action="version", version=f"batteryfx {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a case (a .toml file or a bundled case name)")
+    r.add_argument("case")
+    r.add_argument("--out", help="output folder (default: out/<case name>)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help='override a case value, e.g. --set geometry.mesh_size="1 um"')
+    r.add_argument("--restart", metavar="OUT",
+                   help="continue the interrupted run in OUT.partial from its checkpoint")
+    r.add_argument("--stop-after-steps", type=int, metavar="N",
+                   help="stop after N time steps with a checkpoint (continue with --restart)")
+    r.add_argument("--no-figures", action="store_true", help="skip the figures")
+    r.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+
+    v = sub.add_parser("validate", help="check a case file without running it")
+    v.add_argument("case")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    pl = sub.add_parser("plot", help="(re)make the figures of an output folder")
+    pl.add_argument("out")
+
+    m = sub.add_parser("materials", help="list the materials library, or show one material")
+    m.add_argument("name", nargs="?")
+
+    c = sub.add_parser("cases", help="list the bundled cases, or print one")
+    c.add_argument("name", nargs="?")
+    return p
+
+
+def bundled_cases() -> dict[str, Path]:
+    folder = resources.files("batteryfx.cases")
+    return {e.name.removesuffix(".toml"): Path(str(e)) for e in folder.iterdir()
+            if e.name.endswith(".toml")}
+
+
+def _case_path(name: str) -> Path:
+    path = Path(name)
+    if path.exists() or path.suffix == ".toml":
+        return path
+    cases = bundled_cases()
+    if name in cases:
+        return cases[name]
+    from batteryfx.errors import CaseError
+
+    raise CaseError("case", name, f"no such file or bundled case; bundled: {', '.join(cases)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from mpi4py import MPI
+
+    from batteryfx import log
+
+    comm = MPI.COMM_WORLD
+    log.setup(comm, quiet=getattr(args, "quiet", False))
+    try:
+        return _dispatch(args, comm)
+    except BatteryfxError as exc:
+        if comm.rank == 0:
+            print(f"batteryfx: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        log.close()
+
+
+def _dispatch(args, comm) -> int:
+    out = print if comm.rank == 0 else (lambda *a, **k: None)
+    if args.command == "run":
+        from batteryfx.run import run
+
+        result = run(_case_path(args.case), out=args.out, overrides=args.overrides,
+                     restart=args.restart, stop_after_steps=args.stop_after_steps,
+                     figures=not args.no_figures, progress=not args.quiet, comm=comm)
+        out(f"results: {result.out}")
+        figs = sorted((result.out / "figures").glob("*.png"))
+        for f in figs:
+            out(f"figure:  {f}")
+        return 0
+    if args.command == "validate":
+        from batteryfx.case import load_case
+
+        case = load_case(_case_path(args.case), args.overrides)
+        layers = sum(len(s.layers) for s in case.geometry.stacks)
+        out(f"{args.case}: valid ({case.geometry.kind}, {len(case.geometry.stacks)} stacks, "
+            f"{layers} layers, {len(case.boundary_conditions)} boundary conditions, "
+            f"{len(case.probes)} probes, end time {case.time.end:g} s)")
+        return 0
+    if args.command == "plot":
+        folder = Path(args.out)
+        if not (folder / "case.resolved.toml").exists():
+            from batteryfx.errors import CaseError
+
+            raise CaseError("OUT", str(folder), "not a batteryfx output folder")
+        if comm.rank == 0:
+            from batteryfx.post.figures import make_figures
+
+            for path in make_figures(folder):
+                out(f"figure:  {path}")
+        return 0
+    if args.command == "materials":
+        return _materials(args.name, out)
+    if args.command == "cases":
+        cases = bundled_cases()
+        if args.name:
+            out(_case_path(args.name).read_text(), end="")
+            return 0
+        import tomllib
+
+        for name, path in sorted(cases.items()):
+            title = tomllib.loads(path.read_text()).get("title", "")
+            out(f"{name:28s} {title}")
+        return 0
+    raise AssertionError(args.command)  # pragma: no cover
+
+
+def _materials(name: str | None, out) -> int:
+    from batteryfx.errors import CaseError
+    from batteryfx.materials import library
+
+    lib = library()
+    if name is None:
+        out(f"{'name':26s} {'k W/(m K)':>10s} {'rho kg/m3':>10s} {'cp J/(kg K)':>11s}  description")
+        for key, mat in sorted(lib.items()):
+            out(f"{key:26s} {mat['thermal_conductivity']:10.4g} {mat['density']:10.4g} "
+                f"{mat['specific_heat']:11.4g}  {mat.description}")
+        out("\n`batteryfx materials NAME` shows every property with its source.")
+        return 0
+    if name not in lib:
+        raise CaseError("materials", name, f"unknown material; the library has: "
+                        f"{', '.join(sorted(lib))}")
+    mat = lib[name]
+    out(f"{mat.name} ({mat.category}): {mat.description}")
+    for key, prop in mat.properties.items():
+        out(f"  {key} = {prop.value:g} {prop.unit}  (SI {prop.si:.6g})")
+        out(f"      source: {prop.source}")
+        if prop.note:
+            out(f"      note: {prop.note}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""The pipeline: case -> geometry -> materials -> problem -> time stepper -> outputs -> post.
+
+Everything that can reject the input (case validation, geometry, probe location) happens before
+the output folder is created, so a bad case writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mpi4py import MPI
+
+from batteryfx import __version__, check_dolfinx
+from batteryfx.case import Case, TemperatureBC, dump_case, load_case, read_toml
+from batteryfx.errors import BatteryfxError, CaseError
+from batteryfx.log import LOGGER, add_file
+from batteryfx.output import OutputDir, ProbeWriter, write_json
+
+
+class Interrupted(BatteryfxError):
+    """The run stopped on request (--stop-after-steps) after writing a checkpoint."""
+
+    exit_code = 3
+
+
+@dataclass
+class RunResult:
+    out: Path
+    summary: dict
+
+
+def materials_for(case: Case) -> dict[str, object]:
+    """Library materials used by the case, with the case's overrides applied (SI)."""
+    from batteryfx.materials import resolve
+    from batteryfx.materials.library import PROPERTY_DIMENSIONS
+    from batteryfx.units import to_si
+
+    used = {layer.material for s in case.geometry.stacks for layer in s.layers}
+    out = {}
+    for name in sorted(used):
+        overrides = {k: to_si(v, PROPERTY_DIMENSIONS[k])
+                     for k, v in case.materials.get(name, {}).items()}
+        out[name] = resolve(name, overrides)
+    return out
+
+
+def build_problem(case: Case, geometry):
+    """The heat problem of a case: per-layer k and rho c_p, conditions and sources."""
+    from batteryfx.solvers import heat
+
+    mats = materials_for(case)
+    k = heat.cellwise(geometry, {r.tag: mats[r.material]["thermal_conductivity"]
+                                 for r in geometry.layers}, "conductivity")
+    rc = heat.cellwise(geometry, {r.tag: mats[r.material]["density"]
+                                  * mats[r.material]["specific_heat"]
+                                  for r in geometry.layers}, "heat_capacity")
+    conditions = []
+    for bc in case.boundary_conditions:
+        if bc.type == "temperature":
+            conditions.append(heat.FixedTemperature(bc.marker, bc.value))
+        elif bc.type == "convection":
+            conditions.append(heat.Convection(bc.marker, bc.h, bc.ambient))
+        elif bc.type == "heat_flux":
+            conditions.append(heat.HeatFlux(bc.marker, bc.value))
+    sources = [heat.VolumeSource(s.marker, s.value, s.start, s.end) for s in case.sources]
+    ph = case.physics
+    return heat.HeatProblem(
+        geometry, k, rc, initial_temperature=ph.initial_temperature, conditions=conditions,
+        sources=sources, theta=ph.theta, solver=ph.solver, rtol=ph.rtol,
+        mass_lumping=ph.mass_lumping,
+    )
+
+
+def reference_temperature(case: Case) -> float | None:
+    """The highest fixed temperature of the case (reference of the rise fractions)."""
+    temps = [bc.value for bc in case.boundary_conditions if isinstance(bc, TemperatureBC)]
+    return max(temps) if temps else None
+
+
+def run(case_path: str | Path, out: str | Path | None = None, overrides: list[str] = (),
+        restart: str | Path | None = None, stop_after_steps: int | None = None,
+        figures: bool = True, progress: bool = True, comm=MPI.COMM_WORLD) -> RunResult:
+    """Run a case; returns the final output folder and the summary."""
+    from batteryfx.fields import (
+        NodeMap,
+        load_checkpoint,
+        read_series,
+        save_checkpoint,
+        write_series,
+        write_snapshot,
+    )
+    from batteryfx.geometry import build_geometry
+    from batteryfx.probes import Probes
+    from batteryfx.solvers.timestepping import TimeStepper
+
+    wall0 = time.perf_counter()
+    case_path = Path(case_path)
+    case = load_case(case_path, list(overrides))
+    dolfinx_version = check_dolfinx()
+    if restart is not None:
+        outdir = OutputDir(Path(restart), comm, restart=True)
+        saved = read_toml(outdir / "case.resolved.toml")
+        if saved != read_toml_text(dump_case(case)):
+            raise CaseError("--restart", str(restart),
+                            "the case (with --set overrides) differs from the interrupted run's "
+                            "case.resolved.toml; restart with the same case and overrides")
+    else:
+        out = Path(out) if out is not None else Path("out") / case_path.stem
+        outdir = OutputDir(out, comm)
+
+    LOGGER.info(f"batteryfx {__version__} (DOLFINx {dolfinx_version}) on {comm.size} rank(s): "
+                f"{case.title}")
+    t_geo = time.perf_counter()
+    geometry = build_geometry(case.geometry, comm)
+    problem = build_problem(case, geometry)
+    probes = Probes(case.probes, geometry, problem.T)
+    node_map = NodeMap(problem.V)
+    LOGGER.info(f"mesh: {geometry.num_cells_global()} hexahedra, {problem.num_dofs} dofs "
+                f"({time.perf_counter() - t_geo:.1f} s)")
+
+    field_times = sorted(set(case.outputs.field_times)) if case.outputs.fields else []
+    stepper = TimeStepper(case.time.end, case.time.dt_initial, case.time.dt_max,
+                          case.time.growth, targets=field_times)
+    outdir.create()
+    add_file(comm, outdir / "log.txt")
+    if comm.rank == 0:
+        (outdir / "case.resolved.toml").write_text(dump_case(case))
+    checkpoint = outdir / "checkpoint" / "state.npz"
+    series: list[tuple[str, float]] = []
+    if restart is not None:
+        state = load_checkpoint(checkpoint, node_map, problem.T)
+        stepper.restore(state["stepper"])
+        problem.t = stepper.t
+        problem._startup_left = state["startup_left"]
+        series = [(n, t) for n, t in read_series(outdir / "fields") if t <= stepper.t]
+        writer = ProbeWriter(outdir / "probes.csv", probes.names, comm, resume_at=stepper.t)
+        LOGGER.info(f"restarted from {checkpoint} at t = {stepper.t:.6g} s "
+                    f"(step {stepper.step})")
+    else:
+        writer = ProbeWriter(outdir / "probes.csv", probes.names, comm)
+        writer.write(0.0, probes.values())
+        if case.outputs.fields and (0.0 in field_times or not field_times):
+            series.append((write_snapshot(outdir / "fields", 0, 0.0, node_map,
+                                          {"temperature": problem.T}), 0.0))
+
+    def save_state():
+        save_checkpoint(checkpoint, node_map, problem.T,
+                        {"stepper": stepper.state(), "startup_left": problem._startup_left})
+        writer.flush()
+        if comm.rank == 0:
+            write_series(outdir / "fields", series)
+
+    bar = _progress(stepper, progress and comm.rank == 0)
+    steps_here = 0
+    t_loop = time.perf_counter()
+    while not stepper.done:
+        dt, hit = stepper.next()
+        problem.step(dt)
+        stepper.advance(dt, hit)
+        problem.t = stepper.t  # exact target times (no round-off drift)
+        writer.write(stepper.t, probes.values())
+        steps_here += 1
+        bar.update(stepper.t - bar.n) if bar is not None else None
+        snapshot = hit is not None and hit in field_times
+        if snapshot:
+            series.append((write_snapshot(outdir / "fields", len(series), stepper.t, node_map,
+                                          {"temperature": problem.T}), stepper.t))
+        if snapshot or stepper.step % case.outputs.checkpoint_every == 0:
+            save_state()
+        if stop_after_steps is not None and steps_here >= stop_after_steps and not stepper.done:
+            save_state()
+            writer.close()
+            if bar is not None:
+                bar.close()
+            raise Interrupted(
+                f"stopped after {steps_here} steps at t = {stepper.t:.6g} s as asked; continue "
+                f"with: batteryfx run {case_path} --restart {outdir.out}"
+            )
+    if bar is not None:
+        bar.close()
+    loop_time = time.perf_counter() - t_loop
+    if not series or series[-1][1] != stepper.t:
+        if case.outputs.fields:
+            series.append((write_snapshot(outdir / "fields", len(series), stepper.t, node_map,
+                                          {"temperature": problem.T}), stepper.t))
+    save_state()
+    writer.close()
+
+    summary = _summary(case, case_path, geometry, problem, stepper, comm,
+                       wall=time.perf_counter() - wall0, loop_time=loop_time,
+                       outdir=outdir, dolfinx_version=dolfinx_version)
+    write_json(outdir / "summary.json", summary, comm)
+    problem.destroy()
+    if figures and case.figures.enabled:
+        _figures(outdir.partial, comm)
+    final = outdir.finalize()
+    LOGGER.info(f"done in {time.perf_counter() - wall0:.1f} s: {final}")
+    return RunResult(final, summary)
+
+
+def read_toml_text(text: str) -> dict:
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+def _figures(folder: Path, comm) -> None:
+    """Figures on rank 0 (PyVista is not MPI-aware); errors there reach every rank."""
+    error = None
+    if comm.rank == 0:
+        try:
+            from batteryfx.post.figures import make_figures
+
+            for path in make_figures(folder):
+                LOGGER.info(f"figure: {path.name}")
+        except Exception as exc:  # a figure failure must not hang the other ranks
+            error = f"figures failed: {exc}"
+    error = comm.bcast(error, root=0)
+    if error:
+        raise BatteryfxError(error + " (the results are in the .partial folder; "
+                             "re-run `batteryfx plot` on it)")
+
+
+def _progress(stepper, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=stepper.end, initial=stepper.t, unit="s", unit_scale=True,
+                desc="time", leave=False, mininterval=0.5, disable=None,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.3g}/{total:.3g} s "
+                           "[{elapsed}<{remaining}]")
+
+
+def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_time, outdir,
+             dolfinx_version) -> dict:
+    from batteryfx.geometry.coupon import bounding_boxes
+    from batteryfx.post.probes import probe_results, read_probes
+
+    t_ref = reference_temperature(case)
+    results = None
+    if comm.rank == 0:
+        t, series = read_probes(outdir / "probes.csv")
+        fractions = {p.name: p.rise_fractions for p in case.probes}
+        results = probe_results(t, series, fractions, case.physics.initial_temperature, t_ref)
+    results = comm.bcast(results, root=0)
+    iterations = comm.allreduce(problem.iterations, op=MPI.MAX)
+    return {
+        "batteryfx_version": __version__,
+        "dolfinx_version": dolfinx_version,
+        "case_title": case.title,
+        "case_file": str(case_path),
+        "ranks": comm.size,
+        "wall_time_s": round(wall, 3),
+        "time_loop_s": round(loop_time, 3),
+        "dofs": problem.num_dofs,
+        "cells": geometry.num_cells_global(),
+        "time_steps": stepper.step,
+        "end_time_s": stepper.t,
+        "factorizations": problem.factorizations,
+        "linear_iterations": iterations,
+        "solver": case.physics.solver,
+        "initial_temperature_K": case.physics.initial_temperature,
+        "reference_temperature_K": t_ref,
+        "geometry": {"kind": case.geometry.kind,
+                     "stack_boxes_m": {k: [list(lo), list(hi)]
+                                       for k, (lo, hi) in bounding_boxes(case.geometry).items()},
+                     "cells_per_layer": geometry.info.get("cells_per_layer", {})},
+        "probes": results,
+    }

@@ -1,0 +1,49 @@
+"""probes.csv reading and the scalar results derived from it."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+
+def read_probes(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(time_s, {probe name: values in K}) from probes.csv."""
+    with open(path, newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        data = np.array([[float(v) for v in row] for row in reader if row], dtype=float)
+    data = data.reshape(-1, len(header))
+    names = [h.removesuffix("_K") for h in header[1:]]
+    return data[:, 0], {n: data[:, i + 1] for i, n in enumerate(names)}
+
+
+def crossing_time(t: np.ndarray, v: np.ndarray, target: float, rising: bool = True):
+    """First time v reaches ``target`` (linear interpolation between samples), or None."""
+    s = (v - target) if rising else (target - v)
+    idx = np.flatnonzero(s >= 0)
+    if not len(idx):
+        return None
+    i = idx[0]
+    if i == 0:
+        return float(t[0])
+    frac = -s[i - 1] / (s[i] - s[i - 1])
+    return float(t[i - 1] + frac * (t[i] - t[i - 1]))
+
+
+def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[float]],
+                  t_initial: float, t_reference: float | None) -> dict:
+    """Per probe: final, max and time of max; for each rise fraction f the time to reach
+    T0 + f (T_ref - T0), or "not reached (end time ... s)"."""
+    out = {}
+    for name, v in series.items():
+        k = int(np.argmax(v))
+        res = {"final_K": float(v[-1]), "max_K": float(v[k]), "time_of_max_s": float(t[k])}
+        for f in fractions.get(name, []):
+            key = f"time_to_{round(100 * f):d}pct_rise_s"
+            target = t_initial + f * (t_reference - t_initial)
+            tc = crossing_time(t, v, target, rising=t_reference >= t_initial)
+            res[key] = tc if tc is not None else f"not reached (end time {t[-1]:.6g} s)"
+        out[name] = res
+    return out
