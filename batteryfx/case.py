@@ -167,7 +167,8 @@ class ProbeSpec(_Section):
 
 
 class OutputsSection(_Section):
-    """What goes to OUT/: fields at ``field_times`` (VTKHDF), checkpoints every N steps."""
+    """What goes to OUT/: fields at t = 0, at ``field_times`` and at the end (VTKHDF, one file
+    per time, indexed by fields/fields.vtkhdf.series); a checkpoint every N steps."""
 
     fields: bool = True
     field_times: list[Annotated[Time, Field(ge=0)]] = []
@@ -304,10 +305,13 @@ def _case_error(exc: ValidationError, data: dict) -> CaseError:
         return CaseError(key, err.get("input"), f"unknown key; allowed here: {allowed}")
     if kind == "missing":
         return CaseError(key, "<missing>", "required key is missing")
-    if kind in ("literal_error", "union_tag_invalid"):
+    if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        value = err.get("input") if kind == "literal_error" else err.get("ctx", {}).get("tag")
-        return CaseError(key, value, f"not allowed; expected one of {expected}")
+        return CaseError(key, err.get("input"), f"not allowed; expected one of {expected}")
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return CaseError(f"{key}.type", ctx.get("tag"),
+                         f"not allowed; expected one of {ctx.get('expected_tags', '')}")
     if kind == "union_tag_not_found":
         return CaseError(key, node, "needs a 'type' key")
     return CaseError(key, err.get("input"), msg[:1].lower() + msg[1:])

@@ -114,11 +114,10 @@ def _dispatch(args, comm) -> int:
             from batteryfx.errors import CaseError
 
             raise CaseError("OUT", str(folder), "not a batteryfx output folder")
-        if comm.rank == 0:
-            from batteryfx.post.figures import make_figures
+        from batteryfx.run import figures_on_rank0
 
-            for path in make_figures(folder):
-                out(f"figure:  {path}")
+        for path in figures_on_rank0(folder, comm):
+            out(f"figure:  {path}")
         return 0
     if args.command == "materials":
         return _materials(args.name, out)

@@ -31,7 +31,17 @@ class EnvironmentProblem(BatteryfxError):
     exit_code = 5
 
 
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) + "}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _short(value: object, limit: int = 80) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
+    text = _fmt(value)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

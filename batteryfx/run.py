@@ -141,7 +141,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     else:
         writer = ProbeWriter(outdir / "probes.csv", probes.names, comm)
         writer.write(0.0, probes.values())
-        if case.outputs.fields and (0.0 in field_times or not field_times):
+        if case.outputs.fields:  # the initial state, then field_times and the end
             series.append((write_snapshot(outdir / "fields", 0, 0.0, node_map,
                                           {"temperature": problem.T}), 0.0))
 
@@ -194,7 +194,8 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     write_json(outdir / "summary.json", summary, comm)
     problem.destroy()
     if figures and case.figures.enabled:
-        _figures(outdir.partial, comm)
+        for path in figures_on_rank0(outdir.partial, comm):
+            LOGGER.info(f"figure: {path.name}")
     final = outdir.finalize()
     LOGGER.info(f"done in {time.perf_counter() - wall0:.1f} s: {final}")
     return RunResult(final, summary)
@@ -206,21 +207,20 @@ def read_toml_text(text: str) -> dict:
     return tomllib.loads(text)
 
 
-def _figures(folder: Path, comm) -> None:
+def figures_on_rank0(folder: Path, comm) -> list[Path]:
     """Figures on rank 0 (PyVista is not MPI-aware); errors there reach every rank."""
-    error = None
+    error, paths = None, []
     if comm.rank == 0:
         try:
             from batteryfx.post.figures import make_figures
 
-            for path in make_figures(folder):
-                LOGGER.info(f"figure: {path.name}")
+            paths = make_figures(folder)
         except Exception as exc:  # a figure failure must not hang the other ranks
             error = f"figures failed: {exc}"
-    error = comm.bcast(error, root=0)
+    error, paths = comm.bcast((error, paths), root=0)
     if error:
-        raise BatteryfxError(error + " (the results are in the .partial folder; "
-                             "re-run `batteryfx plot` on it)")
+        raise BatteryfxError(f"{error} (outputs are in {folder}; retry with `batteryfx plot`)")
+    return paths
 
 
 def _progress(stepper, enabled: bool):

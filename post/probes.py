@@ -35,10 +35,15 @@ def crossing_time(t: np.ndarray, v: np.ndarray, target: float, rising: bool = Tr
 def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[float]],
                   t_initial: float, t_reference: float | None) -> dict:
     """Per probe: final, max and time of max; for each rise fraction f the time to reach
-    T0 + f (T_ref - T0), or "not reached (end time ... s)"."""
+    T0 + f (T_ref - T0), or "not reached (end time ... s)".
+
+    The time of the maximum is the first time within 1e-6 of the probe's range below the
+    maximum, so a plateau (e.g. at the hot-spot temperature) does not pick a round-off wiggle.
+    """
     out = {}
     for name, v in series.items():
-        k = int(np.argmax(v))
+        tol = 1e-6 * max(float(np.ptp(v)), 1e-300)
+        k = int(np.flatnonzero(v >= v.max() - tol)[0])
         res = {"final_K": float(v[-1]), "max_K": float(v[k]), "time_of_max_s": float(t[k])}
         for f in fractions.get(name, []):
             key = f"time_to_{round(100 * f):d}pct_rise_s"

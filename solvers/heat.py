@@ -126,7 +126,7 @@ class HeatProblem:
         u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
         dx = ufl.Measure("dx", domain=mesh, subdomain_data=geometry.cell_tags)
         ds = ufl.Measure("ds", domain=mesh, subdomain_data=geometry.facet_tags)
-        k, rc = conductivity, heat_capacity
+        self.conductivity, self.heat_capacity = k, rc = conductivity, heat_capacity
 
         def on(measure, marker):
             return measure(tuple(geometry.markers[marker].tags))

@@ -47,3 +47,30 @@ def rates(hs, errors) -> np.ndarray:
     """Observed convergence rates log(e_i / e_{i+1}) / log(h_i / h_{i+1})."""
     hs, errors = np.asarray(hs), np.asarray(errors)
     return np.log(errors[:-1] / errors[1:]) / np.log(hs[:-1] / hs[1:])
+
+
+REDUCED_COUPON = [
+    'geometry.mesh_size="1 um"',
+    'geometry.max_cell_thickness="1 um"',
+    'time.end="2 ms"',
+    'time.dt_max="50 us"',
+    "time.growth=1.5",
+    'outputs.field_times=["1 us", "100 us"]',
+    'figures.times=["1 us", "100 us"]',
+    "outputs.checkpoint_every=10",
+]
+
+
+def reduced_coupon_case(folder):
+    """Write the bundled coupon case with the REDUCED_COUPON overrides applied to ``folder``."""
+    import tomli_w
+
+    from batteryfx.case import apply_overrides, read_toml
+    from batteryfx.cli import bundled_cases
+
+    data = apply_overrides(read_toml(bundled_cases()["coupon_pi_ag_vs_cu"]), REDUCED_COUPON)
+    path = folder / "coupon_reduced.toml"
+    if MPI.COMM_WORLD.rank == 0:
+        path.write_text(tomli_w.dumps(data))
+    MPI.COMM_WORLD.Barrier()
+    return path

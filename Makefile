@@ -1,0 +1,37 @@
+# batteryfx: `make demo` runs the main job, `make test` runs the test suite.
+# Both create .venv on first use from a Python >= 3.12 found on the machine (tools/find-python).
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_OUT ?= out/coupon_pi_ag_vs_cu
+MPI_TIMEOUT ?= 1200
+
+.PHONY: demo test bench lint clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@set -e; if [ ! -x $(BIN)/python ]; then \
+	  py=$$(tools/find-python); echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV); fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[wheel,test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/batteryfx run coupon_pi_ag_vs_cu --out $(DEMO_OUT)
+	@echo "figures: $(DEMO_OUT)/figures/  (summary: $(DEMO_OUT)/summary.json)"
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+	timeout $(MPI_TIMEOUT) $(BIN)/mpiexec -n 2 $(BIN)/python -m pytest -m mpi -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_heat_operator_reuse.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) out *.egg-info

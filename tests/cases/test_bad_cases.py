@@ -1,0 +1,110 @@
+"""Malformed case files: one line naming the key, the value and what is allowed; exit code 2;
+no output folder (neither OUT nor OUT.partial)."""
+
+from __future__ import annotations
+
+import copy
+
+from mpi4py import MPI
+
+import pytest
+import tomli_w
+
+from batteryfx.case import read_toml
+from batteryfx.cli import bundled_cases, main
+
+BASE = read_toml(bundled_cases()["coupon_pi_ag_vs_cu"])
+
+
+def _set(path, value):
+    def edit(d):
+        keys = path.split(".")
+        node = d
+        for k in keys[:-1]:
+            node = node[int(k)] if k.isdigit() else node[k]
+        last = keys[-1]
+        if value is DELETE:
+            del node[last]
+        else:
+            node[int(last) if last.isdigit() else last] = value
+        return d
+    return edit
+
+
+DELETE = object()
+
+BAD = {
+    # name: (edit, key path expected in the message, text expected in the message)
+    "missing_key": (_set("physics.initial_temperature", DELETE),
+                    "physics.initial_temperature", "missing"),
+    "unknown_key": (_set("geometry.colour", "red"), "geometry.colour", "unknown key"),
+    "unknown_key_in_bc": (_set("boundary_conditions.0.valeu", "473 K"),
+                          "boundary_conditions[0].valeu", "unknown key"),
+    "wrong_dimension": (_set("geometry.stacks.0.layers.0.thickness", "8 K"),
+                        "geometry.stacks[0].layers[0].thickness", "wrong dimension"),
+    "negative_thickness": (_set("geometry.stacks.0.layers.1.thickness", "-7 um"),
+                           "geometry.stacks[0].layers[1].thickness", "greater than 0"),
+    "zero_thickness": (_set("geometry.stacks.1.layers.0.thickness", "0 um"),
+                       "geometry.stacks[1].layers[0].thickness", "greater than 0"),
+    "unknown_material": (_set("geometry.stacks.1.layers.0.material", "Unobtainium"),
+                         "geometry.stacks[1].layers[0].material", "unknown material"),
+    "overlapping_layers": (_set("geometry.stacks.0.layers.1", {
+        "name": "pi", "material": "polyimide", "z": ["0.4 um", "7.5 um"]}),
+        "geometry.stacks[0].layers[1].z", "overlaps"),
+    "probe_outside": (_set("probes.0.point", ["50 um", "5 um", "0 um"]),
+                      "probes[0].point", "outside the domain"),
+    "negative_end_time": (_set("time.end", "-1 s"), "time.end", "greater than 0"),
+    "unknown_marker": (_set("boundary_conditions.0.marker", "hotspot"),
+                       "boundary_conditions[0].marker", "unknown boundary marker"),
+    "unknown_bc_type": (_set("boundary_conditions.0.type", "radiation"),
+                        "boundary_conditions[0].type", "expected one of"),
+    "unparsable_quantity": (_set("geometry.mesh_size", "half a micron"),
+                            "geometry.mesh_size", "cannot parse"),
+    "field_time_after_end": (_set("outputs.field_times", ["1 s"]),
+                             "outputs.field_times[0]", "time.end"),
+    "unknown_override_property": (_set("materials", {"Cu": {"colour": "red"}}),
+                                  "materials.Cu.colour", "unknown property"),
+    "override_wrong_dimension": (_set("materials", {"Cu": {"thermal_conductivity": "5 kg"}}),
+                                 "materials.Cu.thermal_conductivity", "wrong dimension"),
+    "theta_out_of_range": (_set("physics.theta", 0.2), "physics.theta", "0.5"),
+    "dt_larger_than_end": (_set("time.dt_initial", "1 s"), "time.dt_initial", "time.end"),
+    "hot_spot_off_face": (_set("geometry.hot_spot.center", ["9.8 um", "5 um"]),
+                          "geometry.hot_spot", "inside"),
+}
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_case_one_line_no_output(name, shared_tmp, capfd):
+    edit, key, text = BAD[name]
+    data = edit(copy.deepcopy(BASE))
+    case = shared_tmp / f"{name}.toml"
+    if MPI.COMM_WORLD.rank == 0:
+        case.write_text(tomli_w.dumps(data))
+    MPI.COMM_WORLD.Barrier()
+    out = shared_tmp / "out"
+    for argv in (["validate", str(case)], ["run", str(case), "--out", str(out)]):
+        capfd.readouterr()
+        assert main(argv) == 2
+        err = capfd.readouterr().err
+        if MPI.COMM_WORLD.rank == 0:
+            lines = [line for line in err.splitlines() if line.strip()]
+            assert len(lines) == 1, err
+            assert key in lines[0] and text in lines[0], lines[0]
+            assert "Traceback" not in err
+        else:
+            assert err == ""
+        assert not out.exists() and not (shared_tmp / "out.partial").exists()
+
+
+def test_not_toml(tmp_path, capfd):
+    case = tmp_path / "broken.toml"
+    case.write_text("title = 'x'\n[geometry\n")
+    assert main(["validate", str(case)]) == 2
+    assert "not valid TOML" in capfd.readouterr().err
+
+
+def test_set_override_reaches_validation(tmp_path, capfd):
+    case = bundled_cases()["coupon_pi_ag_vs_cu"]
+    assert main(["validate", str(case), "--set", 'geometry.mesh_size="-1 um"']) == 2
+    assert "geometry.mesh_size" in capfd.readouterr().err

@@ -1,0 +1,122 @@
+"""The coupon case through the CLI (reduced resolution): validate, run, plot; outputs and the
+physics claim; serial vs 2-rank agreement; restart from a checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+from mpi4py import MPI
+
+import numpy as np
+import pytest
+
+from batteryfx.cli import main
+from batteryfx.post.probes import read_probes
+from batteryfx.run import run
+
+comm = MPI.COMM_WORLD
+
+
+def test_validate_bundled(capfd):
+    assert main(["validate", "coupon_pi_ag_vs_cu"]) == 0
+    assert "valid" in capfd.readouterr().out
+
+
+def test_materials_and_cases_commands(capfd):
+    assert main(["materials"]) == 0
+    out = capfd.readouterr().out
+    assert "polyimide" in out and "Cu" in out
+    assert main(["materials", "polyimide"]) == 0
+    assert "Kapton" in capfd.readouterr().out
+    assert main(["cases"]) == 0
+    assert "coupon_pi_ag_vs_cu" in capfd.readouterr().out
+    assert main(["materials", "kryptonite"]) == 2
+
+
+@pytest.mark.mpi
+def test_run_and_plot(reduced_coupon, shared_tmp, capfd):
+    out = shared_tmp / "coupon"
+    assert main(["run", str(reduced_coupon), "--out", str(out), "-q"]) == 0
+    assert not (shared_tmp / "coupon.partial").exists()
+    for name in ("case.resolved.toml", "summary.json", "probes.csv", "log.txt",
+                 "fields/fields.vtkhdf.series", "figures/probes.png",
+                 "figures/temperature_cut_y.png", "checkpoint/state.npz"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ranks"] == comm.size
+    series = json.loads((out / "fields/fields.vtkhdf.series").read_text())["files"]
+    assert [round(f["time"], 12) for f in series] == [0.0, 1e-6, 1e-4, 2e-3]
+    p = summary["probes"]
+    t_pi = p["pi_ag_bottom"]["time_to_50pct_rise_s"]
+    t_cu = p["cu_bottom"]["time_to_50pct_rise_s"]
+    # the PI film delays the bottom face by two orders of magnitude (diffusion times:
+    # (7 um)^2 / alpha_PI ~ 0.6 ms vs (8 um)^2 / alpha_Cu ~ 0.6 us)
+    assert 1e-4 < t_pi < 1e-3 and 3e-7 < t_cu < 1e-5, (t_pi, t_cu)
+    assert t_pi / t_cu > 50
+    # insulated everywhere but the hot spot: everything tends to 473 K; no overshoot/undershoot
+    t, probes = read_probes(out / "probes.csv")
+    for v in probes.values():
+        assert v.min() >= 298.0 - 1e-9 and v.max() <= 473.0 + 1e-6
+        assert np.all(np.diff(v) >= -1e-9)  # heating only
+    # plot again from the outputs alone
+    for f in (out / "figures").glob("*.png"):
+        if comm.rank == 0:
+            f.unlink()
+    comm.Barrier()
+    assert main(["plot", str(out)]) == 0
+    assert (out / "figures/temperature_cut_y.png").exists()
+
+
+def _probe_results(summary):
+    return {(name, key): value for name, res in summary["probes"].items()
+            for key, value in res.items()}
+
+
+@pytest.mark.mpi
+def test_summary_independent_of_ranks(reduced_coupon, shared_tmp):
+    """The run on all ranks agrees with a serial run (rank 0 alone) to 1e-8 relative."""
+    par = run(reduced_coupon, out=shared_tmp / "par", figures=False, progress=False).summary
+    ser = None
+    if comm.rank == 0:
+        ser = run(reduced_coupon, out=shared_tmp / "ser", figures=False, progress=False,
+                  comm=MPI.COMM_SELF).summary
+    ser = comm.bcast(ser, root=0)
+    assert par["ranks"] == comm.size and ser["ranks"] == 1
+    assert par["dofs"] == ser["dofs"] and par["time_steps"] == ser["time_steps"]
+    a, b = _probe_results(par), _probe_results(ser)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key] == pytest.approx(b[key], rel=1e-8), key
+
+
+@pytest.mark.mpi
+def test_restart_matches_uninterrupted(reduced_coupon, shared_tmp, capfd):
+    whole = shared_tmp / "whole"
+    cut = shared_tmp / "cut"
+    assert main(["run", str(reduced_coupon), "--out", str(whole), "--no-figures", "-q"]) == 0
+    assert main(["run", str(reduced_coupon), "--out", str(cut), "--no-figures", "-q",
+                 "--stop-after-steps", "25"]) == 3
+    assert (shared_tmp / "cut.partial").exists() and not cut.exists()
+    if comm.rank == 0:
+        assert "--restart" in capfd.readouterr().err
+    # the interrupted folder is not overwritten by a fresh run by accident
+    assert main(["run", str(reduced_coupon), "--out", str(cut), "--no-figures", "-q"]) == 2
+    assert main(["run", str(reduced_coupon), "--restart", str(cut), "--no-figures", "-q"]) == 0
+    assert cut.exists() and not (shared_tmp / "cut.partial").exists()
+    t1, p1 = read_probes(whole / "probes.csv")
+    t2, p2 = read_probes(cut / "probes.csv")
+    np.testing.assert_array_equal(t1, t2)
+    for name in p1:
+        np.testing.assert_allclose(p2[name], p1[name], rtol=1e-12, atol=0)
+    s1 = json.loads((whole / "summary.json").read_text())
+    s2 = json.loads((cut / "summary.json").read_text())
+    assert _probe_results(s1) == pytest.approx(_probe_results(s2), rel=1e-12)
+
+
+def test_restart_refuses_a_changed_case(reduced_coupon, shared_tmp, capfd):
+    cut = shared_tmp / "cut2"
+    assert main(["run", str(reduced_coupon), "--out", str(cut), "--no-figures", "-q",
+                 "--stop-after-steps", "3"]) == 3
+    assert main(["run", str(reduced_coupon), "--restart", str(cut), "--no-figures", "-q",
+                 "--set", "time.growth=1.2"]) == 2
+    assert "differs" in capfd.readouterr().err
