@@ -283,7 +283,7 @@ def _drop_inf(node: Any) -> None:
 def _case_error(exc: ValidationError, data: dict) -> CaseError:
     """One line from the first pydantic error: key path, value, what is allowed."""
     err = exc.errors(include_url=False)[0]
-    keys, node, model = [], data, Case
+    keys, node = [], data
     for item in err["loc"]:
         if isinstance(item, int):
             keys.append(f"[{item}]")
@@ -293,7 +293,6 @@ def _case_error(exc: ValidationError, data: dict) -> CaseError:
             continue  # the tag of a discriminated union
         if isinstance(node, dict) and "type" in node and item == node.get("type"):
             continue
-        model = _field_model(model, item, node)
         keys.append(("." if keys else "") + str(item))
         node = node.get(item) if isinstance(node, dict) else None
     key = "".join(keys)
@@ -336,15 +335,6 @@ def _unwrap(annotation: Any, node: Any) -> type[BaseModel] | None:
                     return m
         return members[0] if len(members) == 1 else None
     return None
-
-
-def _field_model(model: type[BaseModel] | None, key: str, node: Any) -> type[BaseModel] | None:
-    if model is None or key not in model.model_fields:
-        return None
-    sub = node.get(key) if isinstance(node, dict) else None
-    if isinstance(sub, list):
-        sub = sub[0] if sub else None
-    return _unwrap(model.model_fields[key].annotation, sub)
 
 
 def _field_model_at(model: type[BaseModel], loc: tuple, data: Any) -> type[BaseModel] | None:

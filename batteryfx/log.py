@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
 from pathlib import Path
 
@@ -19,6 +20,8 @@ def setup(comm, quiet: bool = False) -> logging.Logger:
         h.setLevel(logging.WARNING if quiet else logging.INFO)
         h.setFormatter(logging.Formatter("%(message)s"))
         LOGGER.addHandler(h)
+        # keep what is logged before OUT/log.txt exists; add_file() writes it there first
+        LOGGER.addHandler(logging.handlers.MemoryHandler(10000, flushLevel=logging.CRITICAL + 1))
     else:
         LOGGER.addHandler(logging.NullHandler())
     return LOGGER
@@ -29,6 +32,11 @@ def add_file(comm, path: Path) -> None:
     if comm.rank == 0:
         h = logging.FileHandler(path, mode="a")
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        for memory in [m for m in LOGGER.handlers if isinstance(m, logging.handlers.MemoryHandler)]:
+            memory.setTarget(h)
+            memory.flush()
+            LOGGER.removeHandler(memory)
+            memory.close()
         LOGGER.addHandler(h)
 
 

@@ -7,6 +7,7 @@ the output folder is created, so a bad case writes nothing.
 from __future__ import annotations
 
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     if restart is not None:
         outdir = OutputDir(Path(restart), comm, restart=True)
         saved = read_toml(outdir / "case.resolved.toml")
-        if saved != read_toml_text(dump_case(case)):
+        if saved != tomllib.loads(dump_case(case)):
             raise CaseError("--restart", str(restart),
                             "the case (with --set overrides) differs from the interrupted run's "
                             "case.resolved.toml; restart with the same case and overrides")
@@ -192,6 +193,11 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
                        wall=time.perf_counter() - wall0, loop_time=loop_time,
                        outdir=outdir, dolfinx_version=dolfinx_version)
     write_json(outdir / "summary.json", summary, comm)
+    for name, res in summary["probes"].items():
+        for key, value in res.items():
+            if key.startswith("time_to_"):
+                text = f"{value:.4g} s" if isinstance(value, float) else value
+                LOGGER.info(f"{name}: {key.removesuffix('_s').replace('_', ' ')} = {text}")
     problem.destroy()
     if figures and case.figures.enabled:
         for path in figures_on_rank0(outdir.partial, comm):
@@ -199,12 +205,6 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     final = outdir.finalize()
     LOGGER.info(f"done in {time.perf_counter() - wall0:.1f} s: {final}")
     return RunResult(final, summary)
-
-
-def read_toml_text(text: str) -> dict:
-    import tomllib
-
-    return tomllib.loads(text)
 
 
 def figures_on_rank0(folder: Path, comm) -> list[Path]:
