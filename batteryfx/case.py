@@ -145,12 +145,14 @@ Source = Annotated[PowerSource, Field(discriminator="type")]
 # --------------------------------------------------------------------------- time, probes, out
 class TimeSection(_Section):
     """Time stepping: dt starts at ``dt_initial`` and grows by ``growth`` per step up to
-    ``dt_max``; steps are shortened to land exactly on output times and ``end``."""
+    ``dt_max`` (in jumps of growth**hold_steps every ``hold_steps`` steps, so that a factorized
+    operator is reused); steps are shortened to land exactly on output times and ``end``."""
 
     end: Annotated[Time, Field(gt=0)]
     dt_initial: Annotated[Time, Field(gt=0)]
     dt_max: Annotated[Time, Field(gt=0)] | None = None
     growth: Annotated[float, Field(ge=1.0, le=10.0)] = 1.0
+    hold_steps: Annotated[int, Field(ge=1, le=1000)] = 1
 
 
 class ProbeSpec(_Section):

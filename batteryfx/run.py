@@ -123,7 +123,8 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
 
     field_times = sorted(set(case.outputs.field_times)) if case.outputs.fields else []
     stepper = TimeStepper(case.time.end, case.time.dt_initial, case.time.dt_max,
-                          case.time.growth, targets=field_times)
+                          case.time.growth, targets=field_times,
+                          hold_steps=case.time.hold_steps)
     outdir.create()
     add_file(comm, outdir / "log.txt")
     if comm.rank == 0:

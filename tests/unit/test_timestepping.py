@@ -44,3 +44,10 @@ def test_state_roundtrip():
     b = TimeStepper(1.0, 1e-3, dt_max=0.1, growth=1.5, targets=[0.3])
     b.restore(a.state())
     assert _run(a) == _run(b)
+
+
+def test_hold_steps_same_average_growth():
+    held = TimeStepper(1.0, 1e-3, dt_max=1.0, growth=1.1, hold_steps=4)
+    times, dts = _run(held)
+    assert dts[:4] == [1e-3] * 4 and dts[4] == pytest.approx(1e-3 * 1.1**4)
+    assert len(set(dts[:-1])) <= len(dts) // 4 + 2  # distinct steps = re-factorizations
