@@ -9,7 +9,10 @@ r"""Transient heat conduction on layered geometries.
 with k and rho c_p cellwise constant (one value per material layer). P1 Lagrange in space and the
 theta scheme in time (theta = 1 backward Euler, 1/2 Crank-Nicolson), consistent or lumped mass:
 
-    (M/dt + theta K) T^{n+1} = (M/dt - (1 - theta) K) T^n + theta F^{n+1} + (1 - theta) F^n
+    (M/dt + theta K) T^{n+1} = (M/dt - (1 - theta) K) T^n + F^{n+1/2}
+
+(F^{n+1/2} the mean load over the step: sources switched on/off inside a step put in exactly
+their energy).
 
 M (mass, rho c_p), K (conduction + convection) and the load vectors F_i are assembled once; each
 step builds the right-hand side from two SpMVs and a few AXPYs (no form assembly), and the
@@ -76,8 +79,13 @@ class VolumeSource:
     start: float = 0.0  # s
     end: float = np.inf  # s
 
-    def amplitude(self, t: float) -> float:
-        return 1.0 if self.start <= t < self.end else 0.0
+    def amplitude(self, t0: float, t1: float | None = None) -> float:
+        """On/off at t0, or the fraction of [t0, t1] during which the source is on (so the
+        energy put in over a step is exact whatever the step boundaries)."""
+        if t1 is None:
+            return 1.0 if self.start <= t0 < self.end else 0.0
+        overlap = min(t1, self.end) - max(t0, self.start)
+        return max(overlap, 0.0) / (t1 - t0)
 
 
 def cellwise(geometry: Geometry, values: dict[int, float], name: str) -> fem.Function:
@@ -204,11 +212,11 @@ class HeatProblem:
     def _new_vector(self) -> PETSc.Vec:
         return fem_petsc.create_vector(self.V)
 
-    def _load(self, t: float, out: PETSc.Vec) -> None:
-        """out = F(t): constant loads plus the time-windowed sources."""
+    def _load(self, t: float, out: PETSc.Vec, t_end: float | None = None) -> None:
+        """out = F(t), or its mean over [t, t_end]: constant loads plus windowed sources."""
         self._constant_load.copy(out)
         for vec, amplitude in self._timed_loads:
-            a = amplitude(t)
+            a = amplitude(t, t_end)
             if a:
                 out.axpy(a, vec)
 
@@ -249,16 +257,16 @@ class HeatProblem:
         t = self.t
         x = self.T.x.petsc_vec
         b, w = self._b, self._work
-        # b = M T / dt - (1 - theta) K T + theta F(t+dt) + (1 - theta) F(t)
+        # b = M T / dt - (1 - theta) K T + F_step, F_step = the mean of F over [t, t + dt]
+        # (= theta F(t+dt) + (1 - theta) F(t) for the constant loads; exact energy input for
+        # sources switched on or off inside a step)
         self.M.mult(x, b)
         b.scale(1.0 / dt)
         if th < 1.0:
             self.K.mult(x, w)
             b.axpy(-(1.0 - th), w)
-            self._load(t, w)
-            b.axpy(1.0 - th, w)
-        self._load(t + dt, w)
-        b.axpy(th, w)
+        self._load(t, w, t + dt)
+        b.axpy(1.0, w)
         if len(self.bcs):
             # lifting with the unconstrained operator, then the constrained rows = g
             self.M.mult(self._g, w)
