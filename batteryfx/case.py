@@ -60,10 +60,14 @@ class StackSpec(_Section):
 
 
 class HotSpotSpec(_Section):
-    """A rectangular patch on the top face, meshed exactly (its edges are mesh lines)."""
+    """A rectangular patch on the top face, meshed exactly (its edges are mesh lines).
+
+    ``mesh_size`` refines the in-plane mesh on the patch; the cells grow geometrically (ratio
+    at most ``geometry.grading``) to ``geometry.mesh_size`` away from it."""
 
     size: tuple[PositiveLength, PositiveLength]
     center: tuple[Length, Length] | None = None
+    mesh_size: PositiveLength | None = None
 
 
 class CouponGeometry(_Section):
@@ -76,6 +80,7 @@ class CouponGeometry(_Section):
     max_cell_thickness: PositiveLength | None = None
     min_cells_per_layer: Annotated[int, Field(ge=1, le=100)] = 2
     gap: Annotated[Length, Field(ge=0)] | None = None
+    grading: Annotated[float, Field(ge=1.0, le=2.0)] = 1.25
     hot_spot: HotSpotSpec | None = None
     stacks: Annotated[list[StackSpec], Field(min_length=1)]
 

@@ -90,6 +90,28 @@ def _breaks(length: float, lo: float | None, hi: float | None) -> list[float]:
     return sorted(set(pts))
 
 
+def graded_division(length: float, h_near: float, h_far: float, ratio: float):
+    """(n, r): the fewest elements over ``length`` whose sizes grow geometrically by r <= ratio
+    from about h_near, the largest staying <= max(h_far, h_near). Uniform (r = 1) when
+    h_near >= h_far."""
+    if h_near >= h_far or ratio <= 1.0:
+        return max(1, math.ceil(length / h_far - 1e-9)), 1.0
+    n_max = max(1, math.ceil(length / h_near - 1e-9))
+    for n in range(1, n_max + 1):
+        if n * h_near >= length:  # uniform cells of at most h_near fit
+            return n, 1.0
+        lo, hi = 1.0, 10.0  # solve h_near (r^n - 1) / (r - 1) = length for r
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            total = h_near * (mid**n - 1.0) / (mid - 1.0)
+            lo, hi = (mid, hi) if total < length else (lo, mid)
+        r = 0.5 * (lo + hi)
+        first = length * (r - 1.0) / (r**n - 1.0)
+        if r <= ratio and first * r ** (n - 1) <= h_far * (1 + 1e-9):
+            return n, r
+    return n_max, 1.0
+
+
 def _cells_through(spec, z0: float, z1: float, cells: int | None) -> int:
     if cells is not None:
         return cells
@@ -107,7 +129,10 @@ def build(spec, comm):
     from batteryfx.geometry.base import Geometry, Layer, Marker
 
     lx, ly = spec.size
+    h = spec.mesh_size
+    h_hot = h
     if spec.hot_spot is not None:
+        h_hot = min(h, spec.hot_spot.mesh_size or h)
         cx, cy = spec.hot_spot.center or (lx / 2, ly / 2)
         hx, hy = spec.hot_spot.size
         xb = _breaks(lx, cx - hx / 2, cx + hx / 2)
@@ -130,7 +155,8 @@ def build(spec, comm):
     if comm.rank == 0:
         gmsh.model.add("coupon")
         geo = gmsh.model.geo
-        h = spec.mesh_size
+        xdiv = _divisions(xb, hot_tile[0] if hot_tile else None, h_hot, h, spec.grading)
+        ydiv = _divisions(yb, hot_tile[1] if hot_tile else None, h_hot, h, spec.grading)
         pending = []  # (dim, entities, tag, name) added after synchronize
         for i, stack in enumerate(spec.stacks):
             x0 = i * (lx + gap(spec))
@@ -139,14 +165,12 @@ def build(spec, comm):
                   for a in range(len(xb) - 1)]
             vl = [[geo.addLine(pts[a][b], pts[a][b + 1]) for b in range(len(yb) - 1)]
                   for a in range(len(xb))]
-            for a in range(len(xb) - 1):
-                n = max(1, math.ceil((xb[a + 1] - xb[a]) / h - 1e-9))
+            for a, (n, coef) in enumerate(xdiv):
                 for b in range(len(yb)):
-                    geo.mesh.setTransfiniteCurve(hl[a][b], n + 1)
-            for b in range(len(yb) - 1):
-                n = max(1, math.ceil((yb[b + 1] - yb[b]) / h - 1e-9))
+                    geo.mesh.setTransfiniteCurve(hl[a][b], n + 1, "Progression", coef)
+            for b, (n, coef) in enumerate(ydiv):
                 for a in range(len(xb)):
-                    geo.mesh.setTransfiniteCurve(vl[a][b], n + 1)
+                    geo.mesh.setTransfiniteCurve(vl[a][b], n + 1, "Progression", coef)
             tiles, hot_index = [], None
             for a in range(len(xb) - 1):
                 for b in range(len(yb) - 1):
@@ -222,6 +246,22 @@ def build(spec, comm):
         "origin_x_m": {s.name: i * (lx + gap(spec)) for i, s in enumerate(spec.stacks)},
     }
     return Geometry(data.mesh, data.cell_tags, data.facet_tags, markers, layers, info)
+
+
+def _divisions(breaks: list[float], hot: int | None, h_hot: float, h: float, ratio: float):
+    """(elements, Gmsh progression coefficient) of each interval between ``breaks``: the hot
+    interval uniform at h_hot, its neighbours graded from h_hot (at the hot spot) to h."""
+    out = []
+    for k in range(len(breaks) - 1):
+        length = breaks[k + 1] - breaks[k]
+        if hot is None or k == hot or h_hot >= h:
+            size = h_hot if k == hot else h
+            out.append((max(1, math.ceil(length / size - 1e-9)), 1.0))
+            continue
+        n, r = graded_division(length, h_hot, h, ratio)
+        # Gmsh multiplies sizes by coef along the curve (increasing x or y)
+        out.append((n, r if k > hot else 1.0 / r))
+    return out
 
 
 def _on_side(gmsh, tag: int, x0: float, lx: float, ly: float) -> bool:

@@ -51,6 +51,7 @@ def rates(hs, errors) -> np.ndarray:
 
 REDUCED_COUPON = [
     'geometry.mesh_size="1 um"',
+    'geometry.hot_spot.mesh_size="1 um"',
     'geometry.max_cell_thickness="1 um"',
     'time.end="2 ms"',
     'time.dt_max="50 us"',
