@@ -32,6 +32,8 @@ from batteryfx.units import (
 )
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
+MAX_CELLS = 2e7  # a case larger than this is almost certainly a unit slip
+MAX_STEPS = 10**6
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 PositiveLength = Annotated[Length, Field(gt=0)]
 
@@ -79,8 +81,8 @@ class CouponGeometry(_Section):
     mesh_size: PositiveLength
     max_cell_thickness: PositiveLength | None = None
     min_cells_per_layer: Annotated[int, Field(ge=1, le=100)] = 2
-    gap: Annotated[Length, Field(ge=0)] | None = None
-    grading: Annotated[float, Field(ge=1.0, le=2.0)] = 1.25
+    gap: Annotated[Length, Field(gt=0)] | None = None
+    grading: Annotated[float, Field(gt=1.0, le=2.0)] = 1.25
     hot_spot: HotSpotSpec | None = None
     stacks: Annotated[list[StackSpec], Field(min_length=1)]
 
@@ -367,7 +369,13 @@ def _field_model_at(model: type[BaseModel], loc: tuple, data: Any) -> type[BaseM
 # --------------------------------------------------------------------------- cross checks
 def check_case(case: Case) -> None:
     """Checks across keys; each failure is one CaseError naming the key."""
-    from batteryfx.geometry.coupon import bounding_boxes, layer_table, marker_names
+    from batteryfx.geometry.coupon import (
+        RESERVED,
+        bounding_boxes,
+        estimate_cells,
+        layer_table,
+        marker_table,
+    )
     from batteryfx.materials import library
 
     lib = library()
@@ -376,12 +384,18 @@ def check_case(case: Case) -> None:
     for i, stack in enumerate(geo.stacks):
         if stack.name in seen_stacks:
             raise CaseError(f"geometry.stacks[{i}].name", stack.name, "stack names must be unique")
+        if stack.name in RESERVED:
+            raise CaseError(f"geometry.stacks[{i}].name", stack.name,
+                            f"reserved marker name; not one of {', '.join(sorted(RESERVED))}")
         seen_stacks.add(stack.name)
         seen_layers: set[str] = set()
         for j, layer in enumerate(stack.layers):
             key = f"geometry.stacks[{i}].layers[{j}]"
             if layer.name in seen_layers:
                 raise CaseError(f"{key}.name", layer.name, "layer names must be unique in a stack")
+            if layer.name in RESERVED:
+                raise CaseError(f"{key}.name", layer.name,
+                                f"reserved marker name; not one of {', '.join(sorted(RESERVED))}")
             seen_layers.add(layer.name)
             if layer.material not in lib:
                 raise CaseError(
@@ -396,12 +410,19 @@ def check_case(case: Case) -> None:
     if geo.hot_spot is not None:
         cx, cy = geo.hot_spot.center or (geo.size[0] / 2, geo.size[1] / 2)
         hx, hy = geo.hot_spot.size
-        if not (cx - hx / 2 > 0 and cx + hx / 2 < geo.size[0]
-                and cy - hy / 2 > 0 and cy + hy / 2 < geo.size[1]):
+        mx, my = 1e-3 * geo.size[0], 1e-3 * geo.size[1]  # no sliver tiles at the edges
+        if not (cx - hx / 2 >= mx and cx + hx / 2 <= geo.size[0] - mx
+                and cy - hy / 2 >= my and cy + hy / 2 <= geo.size[1] - my):
             raise CaseError(
                 "geometry.hot_spot", {"center": [cx, cy], "size": [hx, hy]},
-                f"the patch must lie strictly inside the {geo.size[0]} x {geo.size[1]} m face",
+                f"the patch must lie inside the {geo.size[0]:g} x {geo.size[1]:g} m face, "
+                "at least 0.1 % of its size from the edges",
             )
+    cells = estimate_cells(geo)
+    if cells > MAX_CELLS:
+        raise CaseError("geometry.mesh_size", geo.mesh_size,
+                        f"would make about {cells:.3g} cells (limit {MAX_CELLS:.0e}); use "
+                        "larger cells (mesh_size, hot_spot.mesh_size, max_cell_thickness)")
 
     for name, props in case.materials.items():
         if name not in lib:
@@ -424,22 +445,26 @@ def check_case(case: Case) -> None:
             if not si > 0:
                 raise CaseError(f"materials.{name}.{prop}", value, "must be > 0")
 
-    markers = marker_names(geo)
+    table = marker_table(geo)
+    markers = {n: d for n, (_, d) in table.items()}
     facet_markers = {n for n, d in markers.items() if d == 2}
     cell_markers = {n for n, d in markers.items() if d == 3}
-    bc_markers: dict[str, int] = {}
+    bc_tags: dict[int, int] = {}  # facet tag -> index of the condition on it
     for i, bc in enumerate(case.boundary_conditions):
         if bc.marker not in facet_markers:
             raise CaseError(
                 f"boundary_conditions[{i}].marker", bc.marker,
                 f"unknown boundary marker; allowed: {', '.join(sorted(facet_markers))}",
             )
-        if bc.marker in bc_markers:
-            raise CaseError(
-                f"boundary_conditions[{i}].marker", bc.marker,
-                f"already has a condition (boundary_conditions[{bc_markers[bc.marker]}])",
-            )
-        bc_markers[bc.marker] = i
+        for tag in table[bc.marker][0]:
+            if tag in bc_tags:
+                j = bc_tags[tag]
+                raise CaseError(
+                    f"boundary_conditions[{i}].marker", bc.marker,
+                    f"overlaps boundary_conditions[{j}] (marker "
+                    f"{case.boundary_conditions[j].marker!r}); one condition per face",
+                )
+            bc_tags[tag] = i
     for i, src in enumerate(case.sources):
         if src.marker not in cell_markers:
             raise CaseError(
@@ -454,8 +479,16 @@ def check_case(case: Case) -> None:
         raise CaseError("time.dt_initial", t.dt_initial, f"must be <= time.end = {t.end} s")
     if t.dt_max is not None and t.dt_max < t.dt_initial:
         raise CaseError("time.dt_max", t.dt_max, f"must be >= time.dt_initial = {t.dt_initial} s")
+    from batteryfx.solvers.timestepping import TimeStepper
+
+    steps = TimeStepper(t.end, t.dt_initial, t.dt_max, t.growth,
+                        hold_steps=t.hold_steps).estimate_steps(MAX_STEPS + 1)
+    if steps > MAX_STEPS:
+        raise CaseError("time.dt_initial", t.dt_initial,
+                        f"would take more than {MAX_STEPS:.0e} steps to time.end = {t.end:g} s; "
+                        "use larger steps (dt_initial, dt_max, growth)")
     for i, ft in enumerate(case.outputs.field_times):
-        if ft > t.end:
+        if ft > t.end * (1 + 1e-12):
             raise CaseError(f"outputs.field_times[{i}]", ft, f"must be <= time.end = {t.end} s")
 
     boxes = bounding_boxes(geo)

@@ -17,9 +17,14 @@ import json
 import os
 from pathlib import Path
 
+from mpi4py import MPI
+
 import numpy as np
 from dolfinx import fem
 from dolfinx.io import vtkhdf
+
+from batteryfx.errors import BatteryfxError
+from batteryfx.parallel import on_rank0
 
 
 class NodeMap:
@@ -67,16 +72,12 @@ def write_snapshot(folder: Path, index: int, t: float, node_map: NodeMap,
     mesh = node_map.mesh
     name = f"fields_{index:04d}.vtkhdf"
     path = folder / name
-    if mesh.comm.rank == 0 and path.exists():
-        path.unlink()
-    mesh.comm.Barrier()
+    on_rank0(mesh.comm, path.unlink, missing_ok=True, what=f"removing {path}")
     vtkhdf.write_mesh(path, mesh)
     for key, u in fields.items():
         vtkhdf.write_point_data(path, mesh, node_map.owned_node_values(u), t)
         mesh.comm.Barrier()
-        if mesh.comm.rank == 0:
-            _rename_point_array(path, "u", key)
-        mesh.comm.Barrier()
+        on_rank0(mesh.comm, _rename_point_array, path, "u", key, what=f"writing {path}")
     return name
 
 
@@ -105,25 +106,32 @@ def read_series(folder: Path) -> list[tuple[str, float]]:
 
 # ----------------------------------------------------------------------------- checkpoints
 def save_checkpoint(path: Path, node_map: NodeMap, u: fem.Function, state: dict) -> None:
-    """Save u (by Gmsh node index) and the stepper ``state`` (collective; rank 0 writes)."""
+    """Save u (by Gmsh node index) and the stepper ``state`` (collective; rank 0 writes the
+    state it holds, then renames the file into place atomically)."""
     values = node_map.gather(u)
-    if node_map.mesh.comm.rank == 0:
+
+    def write():
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, values=values, state=json.dumps(state))
         os.replace(tmp, path)
-    node_map.mesh.comm.Barrier()
+
+    on_rank0(node_map.mesh.comm, write, what=f"writing checkpoint {path}")
 
 
 def load_checkpoint(path: Path, node_map: NodeMap, u: fem.Function) -> dict:
     """Restore u from a checkpoint and return the saved stepper state (collective)."""
     comm = node_map.mesh.comm
-    payload = None
-    if comm.rank == 0:
+
+    def read():
         with np.load(path) as data:
-            payload = (data["values"], json.loads(str(data["state"])))
-    values, state = comm.bcast(payload, root=0)
-    if values.shape[0] <= node_map.input_index.max(initial=0):
-        raise ValueError("checkpoint does not match this mesh (fewer nodes)")
+            return data["values"], json.loads(str(data["state"]))
+
+    values, state = on_rank0(comm, read, what=f"reading checkpoint {path}")
+    fits = values.shape[0] > node_map.input_index.max(initial=0) and bool(
+        np.all(np.isfinite(values[node_map.input_index])))
+    if not comm.allreduce(fits, op=MPI.LAND):
+        raise BatteryfxError(f"checkpoint {path} does not match this mesh; restart with the "
+                             "same case and --set values")
     node_map.scatter(values, u)
     return state
 

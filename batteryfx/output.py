@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from batteryfx.errors import CaseError
+from batteryfx.parallel import on_rank0
 
 SUBDIRS = ("fields", "figures", "checkpoint")
 
@@ -33,52 +34,72 @@ class OutputDir:
         if restart and not (self.partial / "checkpoint" / "state.npz").exists():
             raise CaseError("--restart", str(out),
                             f"no interrupted run to continue ({self.partial}/checkpoint missing)")
+        if not restart and self.out.exists() and not (self.out / "case.resolved.toml").exists():
+            raise CaseError("--out", str(self.out),
+                            "exists and is not a batteryfx output folder (it would be replaced); "
+                            "choose another folder")
         if not restart and self.partial.exists():
             raise CaseError("--out", str(self.out),
                             f"{self.partial.name} exists from an interrupted run; continue it "
                             f"with --restart {self.out} or delete it")
 
     def create(self) -> None:
-        if self.comm.rank == 0:
+        def mkdirs():
             for sub in SUBDIRS:
                 (self.partial / sub).mkdir(parents=True, exist_ok=True)
-        self.comm.Barrier()
+
+        on_rank0(self.comm, mkdirs, what=f"creating {self.partial}")
 
     def __truediv__(self, name: str) -> Path:
         return self.partial / name
 
     def finalize(self) -> Path:
-        """Rename OUT.partial -> OUT (replacing an older OUT); collective."""
-        if self.comm.rank == 0:
+        """Rename OUT.partial -> OUT (replacing an older batteryfx output); collective."""
+        def rename():
             if self.out.exists():
                 shutil.rmtree(self.out)
             os.replace(self.partial, self.out)
-        self.comm.Barrier()
+
+        on_rank0(self.comm, rename, what=f"renaming {self.partial}")
         return self.out
 
 
 class ProbeWriter:
-    """probes.csv: one row per step (t in s, then each probe in K); rank 0 writes."""
+    """probes.csv: one row per step (t in s, then each probe in K); rank 0 writes.
 
-    def __init__(self, path: Path, names: list[str], comm, resume_at: float | None = None):
+    On restart the first ``keep_rows`` data rows (the count saved in the checkpoint) are kept
+    and whatever was written after the checkpoint, a torn last line included, is dropped."""
+
+    def __init__(self, path: Path, names: list[str], comm, keep_rows: int | None = None):
         self.comm = comm
         self.fh = None
-        if comm.rank != 0:
-            return
+        self.rows = 0
         header = ["time_s"] + [f"{n}_K" for n in names]
-        rows = []
-        if resume_at is not None and path.exists():
+        self.rows = on_rank0(comm, self._open, path, header, keep_rows,
+                             what=f"opening {path.name}")
+
+    def _open(self, path: Path, header: list[str], keep_rows: int | None) -> int:
+        rows: list[list[str]] = []
+        if keep_rows:
             with open(path, newline="") as fh:
                 reader = csv.reader(fh)
                 next(reader, None)
-                rows = [r for r in reader if r and float(r[0]) <= resume_at * (1 + 1e-12)]
-        self.fh = open(path, "w", newline="")
+                for row in reader:
+                    if len(rows) == keep_rows:
+                        break
+                    rows.append(row)
+            if len(rows) < keep_rows or any(len(r) != len(header) for r in rows):
+                raise ValueError(f"{path} has fewer complete rows than its checkpoint")
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", newline="") as fh:
+            csv.writer(fh).writerows([header, *rows])
+        os.replace(tmp, path)
+        self.fh = open(path, "a", newline="")
         self.writer = csv.writer(self.fh)
-        self.writer.writerow(header)
-        self.writer.writerows(rows)
-        self.fh.flush()
+        return len(rows)
 
     def write(self, t: float, values) -> None:
+        self.rows += 1
         if self.fh is not None:
             self.writer.writerow([repr(float(t))] + [repr(float(v)) for v in values])
 
@@ -93,5 +114,4 @@ class ProbeWriter:
 
 
 def write_json(path: Path, data: dict, comm) -> None:
-    if comm.rank == 0:
-        path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    on_rank0(comm, path.write_text, json.dumps(data, indent=2) + "\n", what=f"writing {path}")

@@ -18,6 +18,7 @@ from batteryfx.case import Case, TemperatureBC, dump_case, load_case, read_toml
 from batteryfx.errors import BatteryfxError, CaseError
 from batteryfx.log import LOGGER, add_file
 from batteryfx.output import OutputDir, ProbeWriter, write_json
+from batteryfx.parallel import on_rank0
 
 
 class Interrupted(BatteryfxError):
@@ -87,7 +88,6 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     from batteryfx.fields import (
         NodeMap,
         load_checkpoint,
-        read_series,
         save_checkpoint,
         write_series,
         write_snapshot,
@@ -136,8 +136,10 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
         stepper.restore(state["stepper"])
         problem.t = stepper.t
         problem._startup_left = state["startup_left"]
-        series = [(n, t) for n, t in read_series(outdir / "fields") if t <= stepper.t]
-        writer = ProbeWriter(outdir / "probes.csv", probes.names, comm, resume_at=stepper.t)
+        problem.factorizations, problem.iterations = state["factorizations"], state["iterations"]
+        series = state["series"]
+        writer = ProbeWriter(outdir / "probes.csv", probes.names, comm,
+                             keep_rows=state["probe_rows"])
         LOGGER.info(f"restarted from {checkpoint} at t = {stepper.t:.6g} s "
                     f"(step {stepper.step})")
     else:
@@ -148,11 +150,12 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
                                           {"temperature": problem.T}), 0.0))
 
     def save_state():
-        save_checkpoint(checkpoint, node_map, problem.T,
-                        {"stepper": stepper.state(), "startup_left": problem._startup_left})
         writer.flush()
-        if comm.rank == 0:
-            write_series(outdir / "fields", series)
+        on_rank0(comm, write_series, outdir / "fields", series, what="writing the field index")
+        save_checkpoint(checkpoint, node_map, problem.T, {
+            "stepper": stepper.state(), "startup_left": problem._startup_left,
+            "probe_rows": writer.rows, "series": series,
+            "factorizations": problem.factorizations, "iterations": problem.iterations})
 
     bar = _progress(stepper, progress and comm.rank == 0)
     steps_here = 0
@@ -200,28 +203,21 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
                 text = f"{value:.4g} s" if isinstance(value, float) else value
                 LOGGER.info(f"{name}: {key.removesuffix('_s').replace('_', ' ')} = {text}")
     problem.destroy()
+    final = outdir.finalize()  # the results are complete: figures are drawn from OUT
     if figures and case.figures.enabled:
-        for path in figures_on_rank0(outdir.partial, comm):
+        for path in figures_on_rank0(final, comm):
             LOGGER.info(f"figure: {path.name}")
-    final = outdir.finalize()
     LOGGER.info(f"done in {time.perf_counter() - wall0:.1f} s: {final}")
     return RunResult(final, summary)
 
 
 def figures_on_rank0(folder: Path, comm) -> list[Path]:
     """Figures on rank 0 (PyVista is not MPI-aware); errors there reach every rank."""
-    error, paths = None, []
-    if comm.rank == 0:
-        try:
-            from batteryfx.post.figures import make_figures
+    from batteryfx.post.figures import make_figures
 
-            paths = make_figures(folder)
-        except Exception as exc:  # a figure failure must not hang the other ranks
-            error = f"figures failed: {exc}"
-    error, paths = comm.bcast((error, paths), root=0)
-    if error:
-        raise BatteryfxError(f"{error} (outputs are in {folder}; retry with `batteryfx plot`)")
-    return paths
+    return on_rank0(comm, make_figures, folder,
+                    what=f"figures (the results in {folder} are complete; retry with "
+                         "`batteryfx plot`)")
 
 
 def _progress(stepper, enabled: bool):
@@ -241,12 +237,13 @@ def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_ti
     from batteryfx.post.probes import probe_results, read_probes
 
     t_ref = reference_temperature(case)
-    results = None
-    if comm.rank == 0:
+
+    def results_from_csv():
         t, series = read_probes(outdir / "probes.csv")
         fractions = {p.name: p.rise_fractions for p in case.probes}
-        results = probe_results(t, series, fractions, case.physics.initial_temperature, t_ref)
-    results = comm.bcast(results, root=0)
+        return probe_results(t, series, fractions, case.physics.initial_temperature, t_ref)
+
+    results = on_rank0(comm, results_from_csv, what="probe results")
     iterations = comm.allreduce(problem.iterations, op=MPI.MAX)
     return {
         "batteryfx_version": __version__,

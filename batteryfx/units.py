@@ -7,6 +7,7 @@ are a separate type because pint's ``C`` is the coulomb.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Annotated
 
@@ -49,7 +50,7 @@ def to_si(value: object, dimension: str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a {dimension.replace('_', ' ')}, e.g. {example!r}")
     if isinstance(value, int | float):
-        return float(value)
+        return _checked(float(value), dimension)
     if not isinstance(value, str):
         raise ValueError(f"expected a number or a string with unit, e.g. {example!r}")
     ureg = registry()
@@ -66,7 +67,16 @@ def to_si(value: object, dimension: str) -> float:
         raise ValueError(
             f"wrong dimension {got}; expected a {dimension.replace('_', ' ')}, e.g. {example!r}"
         )
-    return float(q.to_base_units().magnitude)
+    # 15 significant digits: "10 us" and "0.01 ms" give the same float
+    return _checked(float(f"{q.to_base_units().magnitude:.15g}"), dimension)
+
+
+def _checked(si: float, dimension: str) -> float:
+    if not math.isfinite(si):
+        raise ValueError(f"must be a finite {dimension.replace('_', ' ')}")
+    if dimension == "temperature" and si <= 0.0:
+        raise ValueError("must be above absolute zero (0 K)")
+    return si
 
 
 def to_c_rate(value: object) -> float:

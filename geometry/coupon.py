@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import math
 
-from batteryfx.errors import CaseError
+from batteryfx.errors import BatteryfxError, CaseError
+
+
+class GeometryError(BatteryfxError):
+    """The mesh generator failed on a case that passed validation."""
 
 FACET_KINDS = {"bottom": 1, "top": 2, "sides": 3, "hot_spot": 4}
 _REL = 1e-9  # relative tolerance on z contiguity
@@ -70,19 +74,47 @@ def bounding_boxes(spec) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]
     return boxes
 
 
-def marker_names(spec) -> dict[str, int]:
-    """Every marker name the builder will create, with its dimension (3 cells, 2 facets)."""
-    names: dict[str, int] = {}
-    kinds = [k for k in FACET_KINDS if k != "hot_spot" or spec.hot_spot is not None]
-    for stack in spec.stacks:
-        names[stack.name] = 3
-        for layer in stack.layers:
-            names[f"{stack.name}/{layer.name}"] = 3
-        for kind in kinds:
-            names[f"{stack.name}/{kind}"] = 2
-    for kind in kinds:
-        names[kind] = 2
-    return names
+RESERVED = set(FACET_KINDS)
+
+
+def marker_table(spec) -> dict[str, tuple[tuple[int, ...], int]]:
+    """Every marker the builder creates: name -> (mesh tags, dimension 3 cells / 2 facets)."""
+    table: dict[str, tuple[tuple[int, ...], int]] = {}
+    kinds = {k: v for k, v in FACET_KINDS.items() if k != "hot_spot" or spec.hot_spot is not None}
+    for i, stack in enumerate(spec.stacks):
+        tags = tuple(_stack_tag(i) + j + 1 for j in range(len(stack.layers)))
+        table[stack.name] = (tags, 3)
+        for layer, tag in zip(stack.layers, tags, strict=True):
+            table[f"{stack.name}/{layer.name}"] = ((tag,), 3)
+        for kind, offset in kinds.items():
+            table[f"{stack.name}/{kind}"] = ((_stack_tag(i) + offset,), 2)
+    for kind, offset in kinds.items():
+        table[kind] = (tuple(_stack_tag(i) + offset for i in range(len(spec.stacks))), 2)
+    return table
+
+
+def estimate_cells(spec) -> int:
+    """Number of hexahedra the builder will make (without meshing)."""
+    xb, yb, hot, h_hot = _plan(spec)
+    xdiv = _divisions(xb, hot[0] if hot else None, h_hot, spec.mesh_size, spec.grading)
+    ydiv = _divisions(yb, hot[1] if hot else None, h_hot, spec.mesh_size, spec.grading)
+    in_plane = sum(n for n, _ in xdiv) * sum(n for n, _ in ydiv)
+    through = sum(_cells_through(spec, z0, z1, c)
+                  for st in spec.stacks for _, _, z0, z1, c in layer_table(st))
+    return in_plane * through
+
+
+def _plan(spec):
+    """In-plane tile breaks, the hot-spot tile (column, row) and the hot-spot cell size."""
+    lx, ly = spec.size
+    if spec.hot_spot is None:
+        return _breaks(lx, None, None), _breaks(ly, None, None), None, spec.mesh_size
+    cx, cy = spec.hot_spot.center or (lx / 2, ly / 2)
+    hx, hy = spec.hot_spot.size
+    xb = _breaks(lx, cx - hx / 2, cx + hx / 2)
+    yb = _breaks(ly, cy - hy / 2, cy + hy / 2)
+    h_hot = min(spec.mesh_size, spec.hot_spot.mesh_size or spec.mesh_size)
+    return xb, yb, (xb.index(cx - hx / 2), yb.index(cy - hy / 2)), h_hot
 
 
 def _breaks(length: float, lo: float | None, hi: float | None) -> list[float]:
@@ -94,22 +126,32 @@ def graded_division(length: float, h_near: float, h_far: float, ratio: float):
     """(n, r): the fewest elements over ``length`` whose sizes grow geometrically by r <= ratio
     from about h_near, the largest staying <= max(h_far, h_near). Uniform (r = 1) when
     h_near >= h_far."""
-    if h_near >= h_far or ratio <= 1.0:
+    if h_near >= h_far:
         return max(1, math.ceil(length / h_far - 1e-9)), 1.0
     n_max = max(1, math.ceil(length / h_near - 1e-9))
     for n in range(1, n_max + 1):
         if n * h_near >= length:  # uniform cells of at most h_near fit
             return n, 1.0
-        lo, hi = 1.0, 10.0  # solve h_near (r^n - 1) / (r - 1) = length for r
+        lo, hi = 1.0, ratio  # solve h_near (r^n - 1) / (r - 1) = length for r <= ratio
+        if h_near * _geometric_sum(hi, n) < length:
+            continue  # n cells cannot span the length with growth <= ratio
         for _ in range(100):
             mid = 0.5 * (lo + hi)
-            total = h_near * (mid**n - 1.0) / (mid - 1.0)
-            lo, hi = (mid, hi) if total < length else (lo, mid)
+            lo, hi = (mid, hi) if h_near * _geometric_sum(mid, n) < length else (lo, mid)
         r = 0.5 * (lo + hi)
         first = length * (r - 1.0) / (r**n - 1.0)
-        if r <= ratio and first * r ** (n - 1) <= h_far * (1 + 1e-9):
+        if first * r ** (n - 1) <= h_far * (1 + 1e-9):
             return n, r
     return n_max, 1.0
+
+
+def _geometric_sum(r: float, n: int) -> float:
+    """1 + r + ... + r^(n-1), without overflow."""
+    if r == 1.0:
+        return float(n)
+    if n * math.log(r) > 700:
+        return math.inf
+    return (r**n - 1.0) / (r - 1.0)
 
 
 def _cells_through(spec, z0: float, z1: float, cells: int | None) -> int:
@@ -129,17 +171,7 @@ def build(spec, comm):
     from batteryfx.geometry.base import Geometry, Layer, Marker
 
     lx, ly = spec.size
-    h = spec.mesh_size
-    h_hot = h
-    if spec.hot_spot is not None:
-        h_hot = min(h, spec.hot_spot.mesh_size or h)
-        cx, cy = spec.hot_spot.center or (lx / 2, ly / 2)
-        hx, hy = spec.hot_spot.size
-        xb = _breaks(lx, cx - hx / 2, cx + hx / 2)
-        yb = _breaks(ly, cy - hy / 2, cy + hy / 2)
-        hot_tile = (xb.index(cx - hx / 2), yb.index(cy - hy / 2))
-    else:
-        xb, yb, hot_tile = _breaks(lx, None, None), _breaks(ly, None, None), None
+    xb, yb, hot_tile, h_hot = _plan(spec)
 
     layers: list[Layer] = []
     for i, stack in enumerate(spec.stacks):
@@ -151,67 +183,25 @@ def build(spec, comm):
     if initialized_here:
         gmsh.initialize(interruptible=False)
     gmsh.option.setNumber("General.Terminal", 0)
-    model = None
+    height = max(r.z1 for r in layers)
+    extent = len(spec.stacks) * (lx + gap(spec)) + ly + height
+    # Gmsh merges points closer than an absolute tolerance (1e-8 by default): in metres that
+    # would swallow nanometre features, so make it relative to the model
+    gmsh.option.setNumber("Geometry.Tolerance", 1e-10 * extent)
+    model, error = None, None
     if comm.rank == 0:
-        gmsh.model.add("coupon")
-        geo = gmsh.model.geo
-        xdiv = _divisions(xb, hot_tile[0] if hot_tile else None, h_hot, h, spec.grading)
-        ydiv = _divisions(yb, hot_tile[1] if hot_tile else None, h_hot, h, spec.grading)
-        pending = []  # (dim, entities, tag, name) added after synchronize
-        for i, stack in enumerate(spec.stacks):
-            x0 = i * (lx + gap(spec))
-            pts = [[geo.addPoint(x0 + x, y, 0.0) for y in yb] for x in xb]
-            hl = [[geo.addLine(pts[a][b], pts[a + 1][b]) for b in range(len(yb))]
-                  for a in range(len(xb) - 1)]
-            vl = [[geo.addLine(pts[a][b], pts[a][b + 1]) for b in range(len(yb) - 1)]
-                  for a in range(len(xb))]
-            for a, (n, coef) in enumerate(xdiv):
-                for b in range(len(yb)):
-                    geo.mesh.setTransfiniteCurve(hl[a][b], n + 1, "Progression", coef)
-            for b, (n, coef) in enumerate(ydiv):
-                for a in range(len(xb)):
-                    geo.mesh.setTransfiniteCurve(vl[a][b], n + 1, "Progression", coef)
-            tiles, hot_index = [], None
-            for a in range(len(xb) - 1):
-                for b in range(len(yb) - 1):
-                    loop = geo.addCurveLoop([hl[a][b], vl[a + 1][b], -hl[a][b + 1], -vl[a][b]])
-                    s = geo.addPlaneSurface([loop])
-                    geo.mesh.setTransfiniteSurface(s)
-                    geo.mesh.setRecombine(2, s)
-                    if hot_tile == (a, b):
-                        hot_index = len(tiles)
-                    tiles.append((2, s))
-            tag0 = _stack_tag(i)
-            pending.append((2, [t for _, t in tiles], tag0 + FACET_KINDS["bottom"],
-                            f"{stack.name}/bottom"))
-            current, laterals = tiles, []
-            for layer in (r for r in layers if r.stack == stack.name):
-                out = geo.extrude(current, 0, 0, layer.thickness, numElements=[layer.cells],
-                                  recombine=True)
-                vols = [k for k, dt in enumerate(out) if dt[0] == 3]
-                current = [out[k - 1] for k in vols]
-                laterals += [dt for dt in out if dt[0] == 2 and dt not in current]
-                pending.append((3, [out[k][1] for k in vols], layer.tag,
-                                f"{stack.name}/{layer.name}"))
-            tops = [t for k, (_, t) in enumerate(current) if k != hot_index]
-            pending.append((2, tops, tag0 + FACET_KINDS["top"], f"{stack.name}/top"))
-            if hot_index is not None:
-                pending.append((2, [current[hot_index][1]], tag0 + FACET_KINDS["hot_spot"],
-                                f"{stack.name}/hot_spot"))
-            pending.append(("sides", (x0, laterals), tag0 + FACET_KINDS["sides"],
-                            f"{stack.name}/sides"))
-        geo.synchronize()
-        for dim, ents, tag, name in pending:
-            if dim == "sides":
-                x0, laterals = ents
-                ents = sorted({t for _, t in laterals if _on_side(gmsh, t, x0, lx, ly)})
-                dim = 2
-            gmsh.model.addPhysicalGroup(dim, ents, tag, name=name)
-        gmsh.model.mesh.generate(3)
-        types = gmsh.model.mesh.getElementTypes(3)
-        if list(types) != [5]:
-            raise RuntimeError(f"coupon mesh is not purely hexahedral (gmsh types {types})")
-        model = gmsh.model
+        try:
+            _gmsh_model(gmsh, spec, layers, xb, yb, hot_tile, h_hot)
+            model = gmsh.model
+        except Exception as exc:  # reported on every rank below, not only on rank 0
+            error = f"Gmsh could not mesh the coupon: {exc}"
+            gmsh.model.remove()
+    error = comm.bcast(error, root=0)
+    if error:
+        if initialized_here:
+            gmsh.finalize()
+        raise GeometryError(error + "; check very thin layers, a tiny gap or hot spot, or a "
+                            "mesh_size much larger than the coupon")
     try:
         data = gmshio.model_to_mesh(model, comm, 0, gdim=3)
     finally:
@@ -220,22 +210,7 @@ def build(spec, comm):
         if initialized_here:
             gmsh.finalize()
 
-    markers: dict[str, Marker] = {}
-    for i, stack in enumerate(spec.stacks):
-        own = [r.tag for r in layers if r.stack == stack.name]
-        markers[stack.name] = Marker(tuple(own), 3)
-        for r in layers:
-            if r.stack == stack.name:
-                markers[f"{stack.name}/{r.name}"] = Marker((r.tag,), 3)
-        for kind, offset in FACET_KINDS.items():
-            if kind == "hot_spot" and spec.hot_spot is None:
-                continue
-            markers[f"{stack.name}/{kind}"] = Marker((_stack_tag(i) + offset,), 2)
-    for kind, offset in FACET_KINDS.items():
-        if kind == "hot_spot" and spec.hot_spot is None:
-            continue
-        markers[kind] = Marker(tuple(_stack_tag(i) + offset for i in range(len(spec.stacks))), 2)
-    assert set(markers) == set(marker_names(spec))
+    markers = {name: Marker(tags, dim) for name, (tags, dim) in marker_table(spec).items()}
 
     num_cells = data.mesh.topology.index_map(3).size_global
     info = {
@@ -246,6 +221,71 @@ def build(spec, comm):
         "origin_x_m": {s.name: i * (lx + gap(spec)) for i, s in enumerate(spec.stacks)},
     }
     return Geometry(data.mesh, data.cell_tags, data.facet_tags, markers, layers, info)
+
+
+def _gmsh_model(gmsh, spec, layers, xb, yb, hot_tile, h_hot) -> None:
+    """The coupon as a Gmsh geo model on this rank: tiles, transfinite quads, layer extrusions
+    and named physical groups (tags as in :func:`marker_table`)."""
+    lx, ly = spec.size
+    h = spec.mesh_size
+    gmsh.model.add("coupon")
+    geo = gmsh.model.geo
+    xdiv = _divisions(xb, hot_tile[0] if hot_tile else None, h_hot, h, spec.grading)
+    ydiv = _divisions(yb, hot_tile[1] if hot_tile else None, h_hot, h, spec.grading)
+    pending = []  # (dim, entities, tag, name) added after synchronize
+    for i, stack in enumerate(spec.stacks):
+        x0 = i * (lx + gap(spec))
+        pts = [[geo.addPoint(x0 + x, y, 0.0) for y in yb] for x in xb]
+        hl = [[geo.addLine(pts[a][b], pts[a + 1][b]) for b in range(len(yb))]
+              for a in range(len(xb) - 1)]
+        vl = [[geo.addLine(pts[a][b], pts[a][b + 1]) for b in range(len(yb) - 1)]
+              for a in range(len(xb))]
+        for a, (n, coef) in enumerate(xdiv):
+            for b in range(len(yb)):
+                geo.mesh.setTransfiniteCurve(hl[a][b], n + 1, "Progression", coef)
+        for b, (n, coef) in enumerate(ydiv):
+            for a in range(len(xb)):
+                geo.mesh.setTransfiniteCurve(vl[a][b], n + 1, "Progression", coef)
+        tiles, hot_index = [], None
+        for a in range(len(xb) - 1):
+            for b in range(len(yb) - 1):
+                loop = geo.addCurveLoop([hl[a][b], vl[a + 1][b], -hl[a][b + 1], -vl[a][b]])
+                s = geo.addPlaneSurface([loop])
+                geo.mesh.setTransfiniteSurface(s)
+                geo.mesh.setRecombine(2, s)
+                if hot_tile == (a, b):
+                    hot_index = len(tiles)
+                tiles.append((2, s))
+        tag0 = _stack_tag(i)
+        pending.append((2, [t for _, t in tiles], tag0 + FACET_KINDS["bottom"],
+                        f"{stack.name}/bottom"))
+        current, laterals = tiles, []
+        for layer in (r for r in layers if r.stack == stack.name):
+            out = geo.extrude(current, 0, 0, layer.thickness, numElements=[layer.cells],
+                              recombine=True)
+            vols = [k for k, dt in enumerate(out) if dt[0] == 3]
+            current = [out[k - 1] for k in vols]
+            laterals += [dt for dt in out if dt[0] == 2 and dt not in current]
+            pending.append((3, [out[k][1] for k in vols], layer.tag,
+                            f"{stack.name}/{layer.name}"))
+        tops = [t for k, (_, t) in enumerate(current) if k != hot_index]
+        pending.append((2, tops, tag0 + FACET_KINDS["top"], f"{stack.name}/top"))
+        if hot_index is not None:
+            pending.append((2, [current[hot_index][1]], tag0 + FACET_KINDS["hot_spot"],
+                            f"{stack.name}/hot_spot"))
+        pending.append(("sides", (x0, laterals), tag0 + FACET_KINDS["sides"],
+                        f"{stack.name}/sides"))
+    geo.synchronize()
+    for dim, ents, tag, name in pending:
+        if dim == "sides":
+            x0, laterals = ents
+            ents = sorted({t for _, t in laterals if _on_side(gmsh, t, x0, lx, ly)})
+            dim = 2
+        gmsh.model.addPhysicalGroup(dim, ents, tag, name=name)
+    gmsh.model.mesh.generate(3)
+    types = gmsh.model.mesh.getElementTypes(3)
+    if list(types) != [5]:
+        raise RuntimeError(f"coupon mesh is not purely hexahedral (gmsh types {types})")
 
 
 def _divisions(breaks: list[float], hot: int | None, h_hot: float, h: float, ratio: float):

@@ -79,9 +79,11 @@ def cut_plane_figure(out: Path, case: dict, summary: dict, series) -> Path:
     hi = max(float(g["temperature"].max()) for g in grids)
     clim = [min(t0, lo), max(t_ref or hi, hi)]
     origin = fig.get("cut_origin")
-    if origin is None:
-        b = np.array(grids[0].bounds).reshape(3, 2)
-        origin = list(b.mean(axis=1))
+    if origin is None and boxes:  # the middle of the first stack (not the gap between two)
+        lo, hi = next(iter(boxes.values()))
+        origin = [(a + b) / 2 * UM for a, b in zip(lo, hi, strict=True)]
+    elif origin is None:
+        origin = list(np.array(grids[0].bounds).reshape(3, 2).mean(axis=1))
     else:
         origin = [o * UM for o in origin]
     plotter = pv.Plotter(off_screen=True, shape=(len(times), 1),

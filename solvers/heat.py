@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from mpi4py import MPI
 from petsc4py import PETSc
 
 import numpy as np
@@ -203,6 +204,10 @@ class HeatProblem:
         for key, value in self.options.items():
             opts[self.prefix + key] = value
         self.ksp.setFromOptions()
+        if self.options["ksp_type"] != "preonly":
+            self.ksp.setInitialGuessNonzero(True)  # the last step's T is a good guess
+        self._has_sink = bool(self.bcs) or any(isinstance(c, Convection) and c.h > 0
+                                               for c in conditions)
         self._assembled: tuple[float, float] | None = None
         self._startup_left = startup_steps if self.theta < 1.0 else 0
         self.iterations = 0
@@ -281,6 +286,10 @@ class HeatProblem:
 
     def steady(self) -> None:
         """Solve the steady problem K T = F(t) (sources at the current time)."""
+        if not self._has_sink:
+            raise SolverDiverged("a steady heat problem needs a fixed temperature or a "
+                                 "convection condition somewhere (insulated everywhere has no "
+                                 "steady state)")
         Kc = fem_petsc.assemble_matrix(self._k_form, bcs=self.bcs)
         Kc.assemble()
         b, w = self._b, self._work
@@ -299,6 +308,9 @@ class HeatProblem:
     def _check(self, what: str) -> None:
         reason = self.ksp.getConvergedReason()
         self.iterations += self.ksp.getIterationNumber()
+        finite = np.isfinite(self.T.x.petsc_vec.array_r).all()
+        if not self.V.mesh.comm.allreduce(bool(finite), op=MPI.LAND):
+            reason = min(reason, -100)
         if reason < 0:
             raise SolverDiverged(
                 f"heat solver did not converge at {what} (PETSc reason {reason}, "

@@ -22,7 +22,13 @@ class TimeStepper:
         self.dt_max = float(dt_max if dt_max is not None else dt_initial)
         self.growth = float(growth)
         self.hold_steps = int(hold_steps)
-        self.targets = sorted({float(t) for t in targets if 0.0 < t < end} | {self.end})
+        merged: list[float] = []
+        for x in sorted({float(t) for t in targets if 0.0 < t < end} | {self.end}):
+            if merged and x - merged[-1] <= 1e-9 * x:  # "1 us" and "1000 ns": one target
+                merged[-1] = x
+            else:
+                merged.append(x)
+        self.targets = merged
         self.t = 0.0
         self.dt_nominal = float(dt_initial)
         self.step = 0
@@ -44,16 +50,25 @@ class TimeStepper:
         self.t = hit if hit is not None else self.t + dt
         self.step += 1
         if self.step % self.hold_steps == 0:  # dt held for hold_steps steps: fewer refactorizations
-            self.dt_nominal = min(self.dt_max, self.dt_nominal * self.growth**self.hold_steps)
+            self.dt_nominal = self._grown(self.dt_nominal)
 
-    def estimate_steps(self) -> int:
-        """Rough number of steps left (for the progress bar)."""
+    def _grown(self, dt: float) -> float:
+        """dt * growth**hold_steps, capped at dt_max (in logs: no overflow)."""
+        if math.log(self.dt_max / dt) <= self.hold_steps * math.log(self.growth):
+            return self.dt_max
+        return dt * self.growth**self.hold_steps
+
+    def estimate_steps(self, limit: int = 10**7) -> int:
+        """Number of steps left (targets included); counting stops past ``limit``."""
         t, dt, n = self.t, self.dt_nominal, 0
-        while t < self.end and n < 10**7:
+        while t < self.end and n <= limit:
+            if dt >= self.dt_max:  # constant from here on
+                n += math.ceil((self.end - t) / dt)
+                break
             t += dt
             n += 1
             if (self.step + n) % self.hold_steps == 0:
-                dt = min(self.dt_max, dt * self.growth**self.hold_steps)
+                dt = self._grown(dt)
         return n + len([x for x in self.targets if x > self.t])
 
     def state(self) -> dict:

@@ -70,6 +70,24 @@ BAD = {
     "dt_larger_than_end": (_set("time.dt_initial", "1 s"), "time.dt_initial", "time.end"),
     "hot_spot_off_face": (_set("geometry.hot_spot.center", ["9.8 um", "5 um"]),
                           "geometry.hot_spot", "inside"),
+    "hot_spot_sliver_at_edge": (_set("geometry.hot_spot.size", ["9.999 um", "1 um"]),
+                                "geometry.hot_spot", "0.1 %"),
+    "zero_gap": (_set("geometry.gap", "0 um"), "geometry.gap", "greater than 0"),
+    "infinite_end_time": (_set("time.end", "inf s"), "time.end", "finite"),
+    "infinite_override": (_set("materials", {"Cu": {"thermal_conductivity": "inf W/(m*K)"}}),
+                          "materials.Cu.thermal_conductivity", "finite"),
+    "below_absolute_zero": (_set("physics.initial_temperature", "-10 K"),
+                            "physics.initial_temperature", "absolute zero"),
+    "overlapping_conditions": (_set("boundary_conditions", [
+        {"marker": "hot_spot", "type": "temperature", "value": "473 K"},
+        {"marker": "cu/hot_spot", "type": "temperature", "value": "350 K"}]),
+        "boundary_conditions[1].marker", "overlaps boundary_conditions[0]"),
+    "reserved_layer_name": (_set("geometry.stacks.1.layers.0.name", "bottom"),
+                            "geometry.stacks[1].layers[0].name", "reserved"),
+    "mesh_far_too_fine": (_set("geometry.mesh_size", "1 nm"), "geometry.mesh_size", "cells"),
+    "steps_far_too_many": (_set("time.dt_max", "1 ns"), "time.dt_initial", "steps"),
+    "grading_not_above_one": (_set("geometry.grading", 1.0), "geometry.grading",
+                              "greater than 1"),
 }
 
 
@@ -95,6 +113,18 @@ def test_bad_case_one_line_no_output(name, shared_tmp, capfd):
         else:
             assert err == ""
         assert not out.exists() and not (shared_tmp / "out.partial").exists()
+
+
+def test_out_folder_that_is_not_an_output_is_kept(shared_tmp, capfd):
+    """--out pointing at an existing folder of the user's is refused, never replaced."""
+    victim = shared_tmp / "thesis"
+    if MPI.COMM_WORLD.rank == 0:
+        victim.mkdir()
+        (victim / "thesis.tex").write_text("precious")
+    MPI.COMM_WORLD.Barrier()
+    assert main(["run", "coupon_pi_ag_vs_cu", "--out", str(victim)]) == 2
+    assert "not a batteryfx output folder" in capfd.readouterr().err or MPI.COMM_WORLD.rank
+    assert (victim / "thesis.tex").read_text() == "precious"
 
 
 def test_not_toml(tmp_path, capfd):

@@ -51,3 +51,31 @@ def test_hold_steps_same_average_growth():
     times, dts = _run(held)
     assert dts[:4] == [1e-3] * 4 and dts[4] == pytest.approx(1e-3 * 1.1**4)
     assert len(set(dts[:-1])) <= len(dts) // 4 + 2  # distinct steps = re-factorizations
+
+
+def test_huge_growth_does_not_overflow():
+    s = TimeStepper(1.0, 1e-9, dt_max=0.1, growth=10.0, hold_steps=400)
+    times, dts = _run(s)
+    assert times[-1] == 1.0 and max(dts) <= 0.1 * (1 + 1e-12)
+
+
+def test_near_duplicate_targets_merge():
+    s = TimeStepper(1e-5, 1e-7, targets=[1e-6, 1.0000000000000002e-06])
+    times, dts = _run(s)
+    assert min(dts) > 1e-8 and 1.0000000000000002e-06 in times
+
+
+def test_estimate_steps_is_exact_for_constant_dt():
+    assert TimeStepper(1.0, 1e-3).estimate_steps() == 1000 + 1  # + the end target
+
+
+def test_graded_division():
+    from batteryfx.geometry.coupon import graded_division
+
+    n, r = graded_division(4.5, 0.125, 0.5, 1.25)
+    first = 4.5 * (r - 1) / (r**n - 1)
+    assert 1 < r <= 1.25 and first == pytest.approx(0.125, rel=1e-6)
+    assert first * r ** (n - 1) <= 0.5 * (1 + 1e-9)
+    n, r = graded_division(1e-3, 0.5e-6, 1e-6, 1.25)  # long interval: no overflow
+    assert r >= 1.0 and n <= 2000
+    assert graded_division(4.5, 0.5, 0.5, 1.25) == (9, 1.0)

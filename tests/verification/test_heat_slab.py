@@ -74,6 +74,16 @@ def test_slab_backward_euler_temporal_rate():
     assert np.all(np.abs(observed - 1.0) < 0.15), (errors, observed)
 
 
+def test_slab_crank_nicolson_temporal_rate():
+    """Crank-Nicolson with the backward-Euler start-up: second order in time, also for the
+    sudden fixed temperature (without the start-up it drops to first order)."""
+    steps = [0.04, 0.02, 0.01]
+    for bc in ("convection", "fixed"):
+        errors = [_slab_error(128, dt=dt, theta=0.5, bc=bc) for dt in steps]
+        observed = rates(steps, errors)
+        assert np.all(observed > 1.8), (bc, errors, observed)
+
+
 def test_steady_three_layer_stack():
     """Steady stack (PI-Ag-like conductivity contrast 3500:1) with per-layer heating."""
     thick = [0.2, 0.6, 0.2]
