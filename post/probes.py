@@ -44,7 +44,7 @@ def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[fl
     for name, v in series.items():
         tol = 1e-6 * max(float(np.ptp(v)), 1e-300)
         k = int(np.flatnonzero(v >= v.max() - tol)[0])
-        res = {"final_K": float(v[-1]), "max_K": float(v[k]), "time_of_max_s": float(t[k])}
+        res = {"final_K": float(v[-1]), "max_K": float(v.max()), "time_of_max_s": float(t[k])}
         for f in fractions.get(name, []):
             key = f"time_to_{round(100 * f):d}pct_rise_s"
             target = t_initial + f * (t_reference - t_initial)

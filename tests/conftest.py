@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import tempfile
 from pathlib import Path
 
 from mpi4py import MPI
@@ -20,18 +22,26 @@ def _collect_and_sync():
 
 
 def pytest_configure(config):
-    if MPI.COMM_WORLD.size > 1:
+    comm = MPI.COMM_WORLD
+    if comm.size > 1:
         # only rank 0 reports; the other ranks run the same collective tests quietly
-        if MPI.COMM_WORLD.rank != 0:
+        if comm.rank != 0:
             config.option.verbose = -1
+        # one temporary root per run and rank: pytest's rotation of numbered folders
+        # (keep the newest 3) must not delete a folder another rank or run still uses
+        if config.option.basetemp is None:
+            run_id = comm.bcast(f"{os.getpid()}", root=0)
+            root = Path(tempfile.gettempdir()) / f"batteryfx-pytest-{run_id}"
+            root.mkdir(parents=True, exist_ok=True)
+            config.option.basetemp = str(root / f"rank{comm.rank}")
 
 
 @pytest.fixture
 def shared_tmp(tmp_path_factory):
     """A temporary folder with the same path on every rank (created on rank 0, broadcast)."""
-    comm = MPI.COMM_WORLD
-    path = str(tmp_path_factory.mktemp("shared")) if comm.rank == 0 else None
-    return Path(comm.bcast(path, root=0))
+    from batteryfx.parallel import on_rank0
+
+    return on_rank0(MPI.COMM_WORLD, tmp_path_factory.mktemp, "shared", what="temporary folder")
 
 
 @pytest.fixture

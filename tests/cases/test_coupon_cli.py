@@ -107,10 +107,11 @@ def test_restart_matches_uninterrupted(reduced_coupon, shared_tmp, capfd):
     t2, p2 = read_probes(cut / "probes.csv")
     np.testing.assert_array_equal(t1, t2)
     for name in p1:
-        np.testing.assert_allclose(p2[name], p1[name], rtol=1e-12, atol=0)
+        # round-off only: parallel MUMPS factorizations are not bitwise reproducible (~1e-12)
+        np.testing.assert_allclose(p2[name], p1[name], rtol=1e-10, atol=0)
     s1 = json.loads((whole / "summary.json").read_text())
     s2 = json.loads((cut / "summary.json").read_text())
-    assert _probe_results(s1) == pytest.approx(_probe_results(s2), rel=1e-12)
+    assert _probe_results(s1) == pytest.approx(_probe_results(s2), rel=1e-10)
 
 
 @pytest.mark.mpi
@@ -132,7 +133,8 @@ def test_restart_after_a_kill(reduced_coupon, shared_tmp, stop):
     t2, p2 = read_probes(cut / "probes.csv")
     np.testing.assert_array_equal(t1, t2)
     for name in p1:
-        np.testing.assert_allclose(p2[name], p1[name], rtol=1e-12, atol=0)
+        # round-off only: parallel MUMPS factorizations are not bitwise reproducible (~1e-12)
+        np.testing.assert_allclose(p2[name], p1[name], rtol=1e-10, atol=0)
     s1 = json.loads((whole / "summary.json").read_text())
     s2 = json.loads((cut / "summary.json").read_text())
     # counters survive the restart (which re-factorizes once more: a new process)

@@ -79,3 +79,4 @@ def test_graded_division():
     n, r = graded_division(1e-3, 0.5e-6, 1e-6, 1.25)  # long interval: no overflow
     assert r >= 1.0 and n <= 2000
     assert graded_division(4.5, 0.5, 0.5, 1.25) == (9, 1.0)
+
