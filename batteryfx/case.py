@@ -382,21 +382,11 @@ def check_case(case: Case) -> None:
     geo = case.geometry
     seen_stacks: set[str] = set()
     for i, stack in enumerate(geo.stacks):
-        if stack.name in seen_stacks:
-            raise CaseError(f"geometry.stacks[{i}].name", stack.name, "stack names must be unique")
-        if stack.name in RESERVED:
-            raise CaseError(f"geometry.stacks[{i}].name", stack.name,
-                            f"reserved marker name; not one of {', '.join(sorted(RESERVED))}")
-        seen_stacks.add(stack.name)
+        _check_name(f"geometry.stacks[{i}].name", stack.name, seen_stacks, RESERVED)
         seen_layers: set[str] = set()
         for j, layer in enumerate(stack.layers):
             key = f"geometry.stacks[{i}].layers[{j}]"
-            if layer.name in seen_layers:
-                raise CaseError(f"{key}.name", layer.name, "layer names must be unique in a stack")
-            if layer.name in RESERVED:
-                raise CaseError(f"{key}.name", layer.name,
-                                f"reserved marker name; not one of {', '.join(sorted(RESERVED))}")
-            seen_layers.add(layer.name)
+            _check_name(f"{key}.name", layer.name, seen_layers, RESERVED)
             if layer.material not in lib:
                 raise CaseError(
                     f"{key}.material", layer.material,
@@ -519,6 +509,16 @@ def check_case(case: Case) -> None:
     fig = case.figures
     if fig.cut_origin is not None and not any(_inside(fig.cut_origin, b) for b in boxes.values()):
         raise CaseError("figures.cut_origin", list(fig.cut_origin), "outside the domain")
+
+
+def _check_name(key: str, name: str, seen: set[str], reserved: set[str]) -> None:
+    """Stack and layer names: unique among their siblings, not a reserved marker name."""
+    if name in seen:
+        raise CaseError(key, name, "names must be unique (among stacks / layers of a stack)")
+    if name in reserved:
+        raise CaseError(key, name,
+                        f"reserved marker name; not one of {', '.join(sorted(reserved))}")
+    seen.add(name)
 
 
 def _inside(p, box, tol: float = 1e-12) -> bool:

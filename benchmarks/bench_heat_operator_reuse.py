@@ -29,12 +29,16 @@ from batteryfx.run import build_problem
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mesh-size", default="0.5 um")
+    ap.add_argument("--hot-spot-mesh-size", default="0.5 um")
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--dt", type=float, default=1e-6)
     args = ap.parse_args()
     comm = MPI.COMM_WORLD
+    # backward Euler in both, so the two loops compute the same numbers
     case = load_case(bundled_cases()["coupon_pi_ag_vs_cu"],
-                     [f'geometry.mesh_size="{args.mesh_size}"'])
+                     [f'geometry.mesh_size="{args.mesh_size}"',
+                      f'geometry.hot_spot.mesh_size="{args.hot_spot_mesh_size}"',
+                      "physics.theta=1.0"])
     geometry = build_geometry(case.geometry, comm)
 
     # (a) batteryfx: M, K, loads assembled once; RHS by SpMV; one factorization for constant dt

@@ -89,6 +89,20 @@ def test_summary_independent_of_ranks(reduced_coupon, shared_tmp):
         assert a[key] == pytest.approx(b[key], rel=1e-8), key
 
 
+def _assert_same_results(whole, cut):
+    """probes.csv and summary results of a restarted run equal the uninterrupted run's (to
+    round-off: parallel MUMPS factorizations are not bitwise reproducible, ~1e-12)."""
+    t1, p1 = read_probes(whole / "probes.csv")
+    t2, p2 = read_probes(cut / "probes.csv")
+    np.testing.assert_array_equal(t1, t2)
+    for name in p1:
+        np.testing.assert_allclose(p2[name], p1[name], rtol=1e-10, atol=0)
+    s1 = json.loads((whole / "summary.json").read_text())
+    s2 = json.loads((cut / "summary.json").read_text())
+    assert _probe_results(s1) == pytest.approx(_probe_results(s2), rel=1e-10)
+    return s1, s2
+
+
 @pytest.mark.mpi
 def test_restart_matches_uninterrupted(reduced_coupon, shared_tmp, capfd):
     whole = shared_tmp / "whole"
@@ -103,15 +117,7 @@ def test_restart_matches_uninterrupted(reduced_coupon, shared_tmp, capfd):
     assert main(["run", str(reduced_coupon), "--out", str(cut), "--no-figures", "-q"]) == 2
     assert main(["run", str(reduced_coupon), "--restart", str(cut), "--no-figures", "-q"]) == 0
     assert cut.exists() and not (shared_tmp / "cut.partial").exists()
-    t1, p1 = read_probes(whole / "probes.csv")
-    t2, p2 = read_probes(cut / "probes.csv")
-    np.testing.assert_array_equal(t1, t2)
-    for name in p1:
-        # round-off only: parallel MUMPS factorizations are not bitwise reproducible (~1e-12)
-        np.testing.assert_allclose(p2[name], p1[name], rtol=1e-10, atol=0)
-    s1 = json.loads((whole / "summary.json").read_text())
-    s2 = json.loads((cut / "summary.json").read_text())
-    assert _probe_results(s1) == pytest.approx(_probe_results(s2), rel=1e-10)
+    _assert_same_results(whole, cut)
 
 
 @pytest.mark.mpi
@@ -129,14 +135,7 @@ def test_restart_after_a_kill(reduced_coupon, shared_tmp, stop):
         probes.write_text("\n".join(lines + [lines[-1]] * 3) + "\n3.9751e-")
     comm.Barrier()
     assert main(["run", *args, "--restart", str(cut)]) == 0
-    t1, p1 = read_probes(whole / "probes.csv")
-    t2, p2 = read_probes(cut / "probes.csv")
-    np.testing.assert_array_equal(t1, t2)
-    for name in p1:
-        # round-off only: parallel MUMPS factorizations are not bitwise reproducible (~1e-12)
-        np.testing.assert_allclose(p2[name], p1[name], rtol=1e-10, atol=0)
-    s1 = json.loads((whole / "summary.json").read_text())
-    s2 = json.loads((cut / "summary.json").read_text())
+    s1, s2 = _assert_same_results(whole, cut)
     # counters survive the restart (which re-factorizes once more: a new process)
     assert s1["factorizations"] <= s2["factorizations"] <= s1["factorizations"] + 1
 
