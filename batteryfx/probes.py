@@ -63,6 +63,10 @@ class Probes:
                 dofs = fem.locate_dofs_topological(u.function_space, marker.dim, ents)
                 owned = u.function_space.dofmap.index_map.size_local
                 self._reducers.append((i, spec.reduce, dofs[dofs < owned], None))
+        # max/min probes are reduced with MAX/MIN, the others (point values, integrals) summed
+        self._extreme = np.zeros(len(self.names), dtype=bool)
+        for slot, kind, _, _ in self._reducers:
+            self._extreme[slot] = kind != "mean"
         self._xyz = np.array(self._points).reshape(-1, 3)
         self._cells_arr = np.array(self._cells, dtype=np.int32)
         self.comm = comm
@@ -80,17 +84,12 @@ class Probes:
                 local = self.u.x.array[obj]
                 big = np.inf if kind == "min" else -np.inf
                 out[slot] = (local.min() if kind == "min" else local.max()) if len(local) else big
-        # point values and integrals are summed over ranks; max/min reduced separately
-        summed = np.array([0.0 if self._is_extreme(i) else out[i] for i in range(len(out))])
-        summed = self.comm.allreduce(summed, op=MPI.SUM)
+        summed = self.comm.allreduce(np.where(self._extreme, 0.0, out), op=MPI.SUM)
         for slot, kind, _, _ in self._reducers:
             if kind != "mean":
                 op = MPI.MIN if kind == "min" else MPI.MAX
                 summed[slot] = self.comm.allreduce(out[slot], op=op)
         return summed
-
-    def _is_extreme(self, slot: int) -> bool:
-        return any(s == slot and k != "mean" for s, k, _, _ in self._reducers)
 
 
 def _tree(mesh):

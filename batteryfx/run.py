@@ -127,10 +127,16 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
                           hold_steps=case.time.hold_steps)
     outdir.create()
     add_file(comm, outdir / "log.txt")
-    if comm.rank == 0:
-        (outdir / "case.resolved.toml").write_text(dump_case(case))
+    on_rank0(comm, (outdir / "case.resolved.toml").write_text, dump_case(case),
+             what="writing case.resolved.toml")
     checkpoint = outdir / "checkpoint" / "state.npz"
     series: list[tuple[str, float]] = []
+
+    def snapshot():
+        """Fields at the current time into fields/ and the series index (collective)."""
+        name = write_snapshot(outdir / "fields", len(series), stepper.t, node_map,
+                              {"temperature": problem.T})
+        series.append((name, stepper.t))
     if restart is not None:
         state = load_checkpoint(checkpoint, node_map, problem.T)
         stepper.restore(state["stepper"])
@@ -146,8 +152,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
         writer = ProbeWriter(outdir / "probes.csv", probes.names, comm)
         writer.write(0.0, probes.values())
         if case.outputs.fields:  # the initial state, then field_times and the end
-            series.append((write_snapshot(outdir / "fields", 0, 0.0, node_map,
-                                          {"temperature": problem.T}), 0.0))
+            snapshot()
 
     def save_state():
         writer.flush()
@@ -168,11 +173,10 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
         writer.write(stepper.t, probes.values())
         steps_here += 1
         bar.update(stepper.t - bar.n) if bar is not None else None
-        snapshot = hit is not None and hit in field_times
-        if snapshot:
-            series.append((write_snapshot(outdir / "fields", len(series), stepper.t, node_map,
-                                          {"temperature": problem.T}), stepper.t))
-        if snapshot or stepper.step % case.outputs.checkpoint_every == 0:
+        at_field_time = hit is not None and hit in field_times
+        if at_field_time:
+            snapshot()
+        if at_field_time or stepper.step % case.outputs.checkpoint_every == 0:
             save_state()
         if stop_after_steps is not None and steps_here >= stop_after_steps and not stepper.done:
             save_state()
@@ -186,10 +190,8 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     if bar is not None:
         bar.close()
     loop_time = time.perf_counter() - t_loop
-    if not series or series[-1][1] != stepper.t:
-        if case.outputs.fields:
-            series.append((write_snapshot(outdir / "fields", len(series), stepper.t, node_map,
-                                          {"temperature": problem.T}), stepper.t))
+    if case.outputs.fields and (not series or series[-1][1] != stepper.t):
+        snapshot()
     save_state()
     writer.close()
 
