@@ -7,6 +7,7 @@ stderr (rank 0) with exit code 2; nothing is written for them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,7 @@ from batteryfx.errors import BatteryfxError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="batteryfx",
         description="Finite-element battery safety and chemo-mechanics (DOLFINx 0.11).",
     )
@@ -41,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plot", help="(re)make the figures of an output folder")
     pl.add_argument("out")
+    pl.add_argument("--partial", action="store_true",
+                    help="also draw an interrupted or running run (OUT.partial), with a warning")
 
     m = sub.add_parser("materials", help="list the materials library, or show one material")
     m.add_argument("name", nargs="?")
@@ -68,13 +71,30 @@ def _case_path(name: str) -> Path:
     raise CaseError("case", name, f"no such file or bundled case; bundled: {', '.join(cases)}")
 
 
+class _ArgumentError(BatteryfxError):
+    """A command-line usage error (one line, exit 2)."""
+
+    exit_code = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + message
+        where = self.prog.removeprefix("batteryfx").strip() or "command line"
+        raise _ArgumentError(f"{where}: {' '.join(message.split())[:300]} (see --help)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     from mpi4py import MPI
 
     from batteryfx import log
 
     comm = MPI.COMM_WORLD
+    try:
+        args = _parser().parse_args(argv)
+    except BatteryfxError as exc:
+        if comm.rank == 0:
+            print(f"batteryfx: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     log.setup(comm, quiet=getattr(args, "quiet", False))
     try:
         return _dispatch(args, comm)
@@ -82,6 +102,15 @@ def main(argv: list[str] | None = None) -> int:
         if comm.rank == 0:
             print(f"batteryfx: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # a bug, not bad input: one line, and no rank left waiting
+        if os.environ.get("BATTERYFX_DEBUG"):
+            raise
+        print(f"batteryfx: internal error{f' on rank {comm.rank}' if comm.size > 1 else ''}: "
+              f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]} (please report it; "
+              "BATTERYFX_DEBUG=1 shows the traceback)", file=sys.stderr)
+        if comm.size > 1:
+            comm.Abort(1)
+        return 1
     finally:
         log.close()
 
@@ -94,6 +123,10 @@ def _dispatch(args, comm) -> int:
         result = run(_case_path(args.case), out=args.out, overrides=args.overrides,
                      restart=args.restart, stop_after_steps=args.stop_after_steps,
                      figures=not args.no_figures, progress=not args.quiet, comm=comm)
+        if not result.complete:  # stopped as asked (--stop-after-steps): not an error
+            if args.quiet:  # (otherwise the log has said it)
+                out(result.message)
+            return 0
         out(f"results: {result.out}")
         figs = sorted((result.out / "figures").glob("*.png"))
         for f in figs:
@@ -109,14 +142,22 @@ def _dispatch(args, comm) -> int:
             f"{len(case.probes)} probes, end time {case.time.end:g} s)")
         return 0
     if args.command == "plot":
-        folder = Path(args.out)
-        if not (folder / "case.resolved.toml").exists():
-            from batteryfx.errors import CaseError
-
-            raise CaseError("OUT", str(folder), "not a batteryfx output folder")
+        from batteryfx.output import check_plottable
         from batteryfx.run import figures_on_rank0
 
-        for path in figures_on_rank0(folder, comm):
+        folder = Path(args.out)
+        note = check_plottable(folder, args.partial, comm)
+        if note:
+            from batteryfx.log import LOGGER
+
+            LOGGER.warning(f"warning: {note}")
+        paths = figures_on_rank0(folder, comm, what=f"figures of {folder}")
+        if not paths:
+            from batteryfx.errors import CaseError
+
+            raise CaseError("OUT", str(folder), "nothing to draw (figures.probe_plot off and "
+                            "no fields)")
+        for path in paths:
             out(f"figure:  {path}")
         return 0
     if args.command == "materials":

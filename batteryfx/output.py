@@ -1,18 +1,42 @@
-"""The output folder: built in ``OUT.partial/`` and renamed to ``OUT/`` when the run succeeds,
-so an interrupted or crashed run never leaves a folder that looks finished."""
+"""The output folder: built in ``OUT.partial/`` and moved into ``OUT/`` when the run succeeds,
+so an interrupted or crashed run never leaves a folder that looks finished.
+
+Nothing that batteryfx did not write is ever removed. Every output folder carries a manifest,
+``batteryfx-manifest.json``, listing the files the run wrote (``state = "complete"``; a folder
+being built or replaced says ``"partial"`` / ``"replacing"``). The rules:
+
+- ``OUT`` that does not exist, or is an empty folder: the run's files go there.
+- ``OUT`` with a batteryfx manifest: only the files that manifest lists are replaced; files a
+  user added are kept, unless they sit where batteryfx writes (``OUTPUT_PATTERNS``), in which
+  case the run is refused before anything is written.
+- any other ``OUT`` (no manifest: a project folder, an output of an older batteryfx, a file),
+  the current folder or one of its parents, or a folder holding the case file: refused.
+- ``OUT.partial`` (an interrupted run) with a checkpoint: continued with ``--restart OUT``;
+  without a checkpoint (killed before the first one): a fresh run takes it over and says so.
+  A ``.partial`` folder without the manifest, or holding files batteryfx does not write, is
+  refused.
+"""
 
 from __future__ import annotations
 
 import csv
+import datetime
+import fnmatch
 import json
 import os
-import shutil
 from pathlib import Path
 
 from batteryfx.errors import CaseError
+from batteryfx.log import LOGGER
 from batteryfx.parallel import on_rank0
 
 SUBDIRS = ("fields", "figures", "checkpoint")
+MANIFEST = "batteryfx-manifest.json"
+#: Paths (relative to OUT, fnmatch patterns) that batteryfx writes.
+OUTPUT_PATTERNS = (MANIFEST, MANIFEST + ".tmp", "case.resolved.toml", "summary.json",
+                   "summary.json.tmp", "probes.csv", "probes.csv.tmp", "log.txt", "fields/*",
+                   "figures/*", "checkpoint/*")
+CHECKPOINT = Path("checkpoint") / "state.npz"
 
 
 def partial_of(out: Path) -> Path:
@@ -23,30 +47,187 @@ def final_of(path: Path) -> Path:
     return path.with_name(path.name.removesuffix(".partial"))
 
 
-class OutputDir:
-    """Paths of one run's outputs; creation and the final rename happen on rank 0."""
+def is_output_path(rel: str) -> bool:
+    """True when ``rel`` (a path relative to OUT, with '/') is one batteryfx writes."""
+    return any(fnmatch.fnmatchcase(rel, p) for p in OUTPUT_PATTERNS)
 
-    def __init__(self, out: Path, comm, restart: bool = False):
-        self.out = final_of(Path(out).resolve())
+
+def read_manifest(folder: Path) -> dict | None:
+    """The manifest of a batteryfx output folder, or None when there is none (or it is not
+    one of ours)."""
+    path = Path(folder) / MANIFEST
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("tool") != "batteryfx" \
+            or not isinstance(data.get("files"), list) \
+            or not all(isinstance(f, str) for f in data["files"]):
+        return None
+    return data
+
+
+def write_manifest(folder: Path, state: str, files: list[str]) -> None:
+    """Write ``folder/batteryfx-manifest.json`` atomically (rank 0 only)."""
+    from batteryfx import __version__
+
+    data = {"tool": "batteryfx", "version": __version__, "state": state,
+            "written": datetime.datetime.now().isoformat(timespec="seconds"),
+            "files": sorted(set(files))}
+    _atomic_write(Path(folder) / MANIFEST, json.dumps(data, indent=1) + "\n")
+
+
+def record_files(folder: Path, paths: list[Path]) -> None:
+    """Add files written into a finished output folder (e.g. figures) to its manifest."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return
+    rel = [Path(p).resolve().relative_to(folder.resolve()).as_posix() for p in paths]
+    write_manifest(folder, manifest.get("state", "complete"), manifest["files"] + rel)
+
+
+def files_below(folder: Path) -> list[str]:
+    """Every file (or symlink) below ``folder``, relative, with '/' separators; symlinked
+    folders are not followed."""
+    out = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        rel_root = Path(root).relative_to(folder)
+        out += [(rel_root / f).as_posix() for f in files]
+        out += [(rel_root / d).as_posix() for d in dirs if (Path(root) / d).is_symlink()]
+    return sorted(out)
+
+
+def describe_checkpoint(partial: Path) -> str:
+    """What an interrupted run left: its last checkpoint (step, time, when) and probes.csv."""
+    ckpt = partial / CHECKPOINT
+    if not ckpt.exists():
+        return "no checkpoint (stopped before the first one)"
+    text = "a checkpoint"
+    try:
+        import numpy as np
+
+        with np.load(ckpt) as data:
+            state = json.loads(str(data["state"]))
+        when = datetime.datetime.fromtimestamp(ckpt.stat().st_mtime).isoformat(timespec="seconds")
+        text = (f"a checkpoint at step {state['stepper']['step']}, "
+                f"t = {state['stepper']['t']:.6g} s (written {when})")
+        rows = _count_rows(partial / "probes.csv")
+        if rows is not None and rows > state.get("probe_rows", rows):
+            text += f"; probes.csv has {rows - state['probe_rows']} rows past it (dropped)"
+    except Exception as exc:  # noqa: BLE001 - a description must not fail
+        text += f" that cannot be read ({type(exc).__name__})"
+    return text
+
+
+def _count_rows(path: Path) -> int | None:
+    try:
+        with open(path, newline="") as fh:
+            return max(sum(1 for _ in fh) - 1, 0)
+    except OSError:
+        return None
+
+
+class OutputDir:
+    """Paths of one run's outputs. The checks run on rank 0 before anything is written (their
+    errors reach every rank); creation and the final move happen on rank 0."""
+
+    def __init__(self, out: Path, comm, restart: bool = False, case_path: Path | None = None):
+        self.out = final_of(Path(os.path.abspath(out)))
         self.partial = partial_of(self.out)
         self.comm = comm
         self.restart = restart
-        if restart and not (self.partial / "checkpoint" / "state.npz").exists():
-            raise CaseError("--restart", str(out),
-                            f"no interrupted run to continue ({self.partial}/checkpoint missing)")
-        if not restart and self.out.exists() and not (self.out / "case.resolved.toml").exists():
-            raise CaseError("--out", str(self.out),
-                            "exists and is not a batteryfx output folder (it would be replaced); "
-                            "choose another folder")
-        if not restart and self.partial.exists():
-            raise CaseError("--out", str(self.out),
-                            f"{self.partial.name} exists from an interrupted run; continue it "
-                            f"with --restart {self.out} or delete it")
+        self.takeover = False  # a fresh run replaces a .partial folder without a checkpoint
+        self.found = on_rank0(comm, self._check, Path(out), case_path, what="checking --out")
 
+    # ------------------------------------------------------------------ checks (rank 0)
+    def _check(self, given: Path, case_path: Path | None) -> str | None:
+        key = "--restart" if self.restart else "--out"
+        out, partial = self.out, self.partial
+        cwd = Path.cwd().resolve()
+        real = out.resolve() if out.exists() else out
+        if real == cwd or real in cwd.parents:
+            raise CaseError(key, str(given), "is the current folder or one of its parents; "
+                            "choose a separate output folder, e.g. out/NAME")
+        if case_path is not None:
+            case_real = Path(case_path).resolve()
+            if real in case_real.parents:
+                raise CaseError(key, str(given), f"holds the case file {case_path}; choose a "
+                                "separate output folder, e.g. out/NAME")
+        self._check_final(key, given)
+        if partial.is_symlink() or (partial.exists() and not partial.is_dir()):
+            raise CaseError(key, str(given), f"{partial.name} exists and is not a folder "
+                            "batteryfx made; move it away")
+        if self.restart:
+            if not partial.exists():
+                raise CaseError(key, str(given), f"no interrupted run to continue "
+                                f"({partial.name} does not exist); start it without --restart")
+            self._check_partial(key, given)
+            if not (partial / CHECKPOINT).exists():
+                raise CaseError(key, str(given), f"{partial.name} has no checkpoint (the run "
+                                "stopped before its first one); start it afresh with --out")
+            return f"{partial.name}: {describe_checkpoint(partial)}"
+        if partial.exists():
+            self._check_partial(key, given)
+            if (partial / CHECKPOINT).exists():
+                raise CaseError(key, str(given), f"{partial.name} is an interrupted run with "
+                                f"{describe_checkpoint(partial)}; continue it with --restart "
+                                f"{out} or delete {partial.name}")
+            self.takeover = True
+            return f"{partial.name}: an interrupted run with no checkpoint; starting afresh"
+        return None
+
+    def _check_final(self, key: str, given: Path) -> None:
+        """OUT must be absent, an empty folder, or a batteryfx output (manifest) without user
+        files where this run writes."""
+        out = self.out
+        if out.is_symlink() and not out.exists():
+            raise CaseError(key, str(given), "is a broken symbolic link; choose another folder")
+        if not out.exists():
+            return
+        if not out.is_dir():
+            raise CaseError(key, str(given), "exists and is not a folder; choose another")
+        manifest = read_manifest(out)
+        present = files_below(out)
+        if manifest is None:
+            if present or any(out.iterdir()):
+                raise CaseError(key, str(given), "exists and is not a batteryfx output folder "
+                                f"(no {MANIFEST}); nothing in it is replaced: choose another "
+                                "folder, or an empty one")
+            return
+        listed = set(manifest["files"]) | {MANIFEST}
+        clash = [f for f in present if f not in listed and is_output_path(f)]
+        if clash:
+            raise CaseError(key, str(given), f"holds {clash[0]!r}, which batteryfx did not write "
+                            "but would overwrite; move it (files elsewhere in the folder are "
+                            "kept)")
+
+    def _check_partial(self, key: str, given: Path) -> None:
+        partial = self.partial
+        present = files_below(partial)
+        if not present and not any(p.is_file() for p in partial.rglob("*")):
+            return  # killed between creating the folder and writing its manifest
+        if read_manifest(partial) is None:
+            raise CaseError(key, str(given), f"{partial.name} exists but is not a batteryfx "
+                            f"folder (no {MANIFEST}); move it away")
+        foreign = [f for f in present if not is_output_path(f)]
+        if foreign:
+            raise CaseError(key, str(given), f"{partial.name} holds {foreign[0]!r}, which "
+                            "batteryfx did not write; move it away")
+
+    # ------------------------------------------------------------------ writing (rank 0)
     def create(self) -> None:
+        """Make OUT.partial (replacing a .partial without a checkpoint when taking it over)."""
         def mkdirs():
+            if self.takeover:
+                _remove_listed(self.partial, files_below(self.partial))
+            self.partial.mkdir(exist_ok=True)
+            if not self.restart:  # the manifest first: a .partial is always recognisable
+                write_manifest(self.partial, "partial", [])
             for sub in SUBDIRS:
-                (self.partial / sub).mkdir(parents=True, exist_ok=True)
+                (self.partial / sub).mkdir(exist_ok=True)
 
         on_rank0(self.comm, mkdirs, what=f"creating {self.partial}")
 
@@ -54,14 +235,104 @@ class OutputDir:
         return self.partial / name
 
     def finalize(self) -> Path:
-        """Rename OUT.partial -> OUT (replacing an older batteryfx output); collective."""
-        def rename():
-            if self.out.exists():
-                shutil.rmtree(self.out)
-            os.replace(self.partial, self.out)
-
-        on_rank0(self.comm, rename, what=f"renaming {self.partial}")
+        """Move the files of OUT.partial into OUT (collective). An older batteryfx output in
+        OUT loses exactly the files its manifest lists; anything else in OUT is kept."""
+        on_rank0(self.comm, self._finalize, what=f"moving {self.partial} to {self.out}")
         return self.out
+
+    def _finalize(self) -> None:
+        out, partial = self.out, self.partial
+        # the checkpoint moves first: killed in here, a .partial without it is taken over
+        # by a fresh run instead of being restarted from a half-moved state
+        new = sorted((f for f in files_below(partial) if f != MANIFEST),
+                     key=lambda f: (not f.startswith("checkpoint/"), f))
+        if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+            if out.exists():
+                out.rmdir()  # empty: nothing to lose
+            os.replace(partial, out)
+            write_manifest(out, "complete", new)
+            return
+        old = read_manifest(out)
+        if old is None:  # checked at the start; something changed OUT since
+            raise CaseError("--out", str(out), f"is no longer a batteryfx output folder; "
+                            f"the results are kept in {partial}")
+        listed = set(old["files"])
+        clash = [f for f in new if (out / f).exists() and f not in listed]
+        if clash:
+            raise CaseError("--out", str(out), f"{clash[0]!r} appeared there during the run; "
+                            f"the results are kept in {partial}")
+        # OUT keeps a manifest at every moment, so a crash here leaves a folder batteryfx
+        # recognises (and does not take for finished)
+        write_manifest(out, "replacing", sorted(listed | set(new)))
+        _remove_listed(out, sorted(listed - {MANIFEST}))
+        for rel in new:
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(partial / rel, out / rel)
+        write_manifest(out, "complete", new)
+        _remove_listed(partial, [MANIFEST])
+
+
+def _remove_listed(folder: Path, files: list[str]) -> None:
+    """Remove the listed files below ``folder`` (never following links), then the folders
+    left empty by that, ``folder`` itself included; nothing else is touched."""
+    dirs = set()
+    for rel in files:
+        path = folder / rel
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        parent = Path(rel).parent
+        while parent != Path("."):
+            dirs.add(parent)
+            parent = parent.parent
+    for sub in [*(SUBDIRS), *sorted(dirs, key=lambda d: -len(d.parts))]:
+        path = folder / sub
+        if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            path.rmdir()
+    if folder.name.endswith(".partial") and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def check_plottable(folder: Path, allow_partial: bool, comm) -> str | None:
+    """Refuse (one-line CaseError) a folder ``batteryfx plot`` cannot honestly draw: not a
+    batteryfx output, an unfinished run (unless ``allow_partial``; then a warning text is
+    returned), an invalid case.resolved.toml or summary.json, nothing to draw."""
+    return on_rank0(comm, _check_plottable, Path(folder), allow_partial,
+                    what=f"checking {folder}")
+
+
+def _check_plottable(folder: Path, allow_partial: bool) -> str | None:
+    from batteryfx.case import parse_case, read_toml
+
+    if not folder.is_dir():
+        raise CaseError("OUT", str(folder), "no such output folder")
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise CaseError("OUT", str(folder), f"not a batteryfx output folder (no {MANIFEST})")
+    note = None
+    if manifest.get("state") != "complete" or folder.name.endswith(".partial"):
+        what = (f"an unfinished run ({describe_checkpoint(folder)})"
+                if manifest.get("state") == "partial" else "an incomplete output folder")
+        if not allow_partial:
+            raise CaseError("OUT", str(folder), f"is {what}; finish it with `batteryfx run "
+                            f"CASE --restart {final_of(folder)}`, or draw what it has with "
+                            "`batteryfx plot --partial`")
+        note = f"{folder} is {what}: the figures show it only as far as it got"
+    try:
+        parse_case(read_toml(folder / "case.resolved.toml"))
+    except CaseError as exc:
+        raise CaseError("OUT", str(folder / "case.resolved.toml"),
+                        f"is not a valid case ({exc})") from None
+    if note is None:
+        try:
+            summary = json.loads((folder / "summary.json").read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            summary = None
+        if not isinstance(summary, dict):
+            raise CaseError("OUT", str(folder / "summary.json"), "missing or not valid JSON")
+    has_probes = _count_rows(folder / "probes.csv")
+    if not has_probes and not any((folder / "fields").glob("*.vtkhdf")):
+        raise CaseError("OUT", str(folder), "has neither probes nor fields to draw")
+    return note
 
 
 class ProbeWriter:
@@ -114,4 +385,16 @@ class ProbeWriter:
 
 
 def write_json(path: Path, data: dict, comm) -> None:
-    on_rank0(comm, path.write_text, json.dumps(data, indent=2) + "\n", what=f"writing {path}")
+    on_rank0(comm, _atomic_write, path, json.dumps(data, indent=2) + "\n",
+             what=f"writing {path}")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def log_found(found: str | None) -> None:
+    if found:
+        LOGGER.info(f"found {found}")

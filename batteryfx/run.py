@@ -15,22 +15,21 @@ from mpi4py import MPI
 
 from batteryfx import __version__, check_dolfinx
 from batteryfx.case import Case, TemperatureBC, dump_case, load_case, read_toml
-from batteryfx.errors import BatteryfxError, CaseError
+from batteryfx.errors import CaseError
 from batteryfx.log import LOGGER, add_file
-from batteryfx.output import OutputDir, ProbeWriter, write_json
+from batteryfx.output import OutputDir, ProbeWriter, log_found, record_files, write_json
 from batteryfx.parallel import on_rank0
-
-
-class Interrupted(BatteryfxError):
-    """The run stopped on request (--stop-after-steps) after writing a checkpoint."""
-
-    exit_code = 3
 
 
 @dataclass
 class RunResult:
+    """``out``: the output folder (OUT, or OUT.partial for a run stopped on request with
+    --stop-after-steps: ``complete`` False and ``message`` says how to continue it)."""
+
     out: Path
     summary: dict
+    complete: bool = True
+    message: str = ""
 
 
 def materials_for(case: Case) -> dict[str, object]:
@@ -70,7 +69,7 @@ def build_problem(case: Case, geometry):
     ph = case.physics
     return heat.HeatProblem(
         geometry, k, rc, initial_temperature=ph.initial_temperature, conditions=conditions,
-        sources=sources, theta=ph.theta, solver=ph.solver, rtol=ph.rtol,
+        sources=sources, scheme=ph.scheme, theta=ph.theta, solver=ph.solver, rtol=ph.rtol,
         mass_lumping=ph.mass_lumping,
     )
 
@@ -101,18 +100,20 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     case = load_case(case_path, list(overrides))
     dolfinx_version = check_dolfinx()
     if restart is not None:
-        outdir = OutputDir(Path(restart), comm, restart=True)
-        saved = read_toml(outdir / "case.resolved.toml")
+        outdir = OutputDir(Path(restart), comm, restart=True, case_path=case_path)
+        saved = on_rank0(comm, _read_saved_case, outdir / "case.resolved.toml",
+                         what="reading the interrupted run's case")
         if saved != tomllib.loads(dump_case(case)):
             raise CaseError("--restart", str(restart),
                             "the case (with --set overrides) differs from the interrupted run's "
                             "case.resolved.toml; restart with the same case and overrides")
     else:
         out = Path(out) if out is not None else Path("out") / case_path.stem
-        outdir = OutputDir(out, comm)
+        outdir = OutputDir(out, comm, case_path=case_path)
 
     LOGGER.info(f"batteryfx {__version__} (DOLFINx {dolfinx_version}) on {comm.size} rank(s): "
                 f"{case.title}")
+    log_found(outdir.found)
     t_geo = time.perf_counter()
     geometry = build_geometry(case.geometry, comm)
     problem = build_problem(case, geometry)
@@ -183,10 +184,12 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
             writer.close()
             if bar is not None:
                 bar.close()
-            raise Interrupted(
-                f"stopped after {steps_here} steps at t = {stepper.t:.6g} s as asked; continue "
-                f"with: batteryfx run {case_path} --restart {outdir.out}"
-            )
+            problem.destroy()
+            message = (f"stopped after {steps_here} steps at t = {stepper.t:.6g} s as asked "
+                       f"(checkpoint in {outdir.partial}); continue with: batteryfx run "
+                       f"{case_path} --restart {outdir.out}")
+            LOGGER.info(message)
+            return RunResult(outdir.partial, {}, complete=False, message=message)
     if bar is not None:
         bar.close()
     loop_time = time.perf_counter() - t_loop
@@ -213,13 +216,26 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     return RunResult(final, summary)
 
 
-def figures_on_rank0(folder: Path, comm) -> list[Path]:
-    """Figures on rank 0 (PyVista is not MPI-aware); errors there reach every rank."""
+def figures_on_rank0(folder: Path, comm, what: str | None = None) -> list[Path]:
+    """Figures on rank 0 (PyVista is not MPI-aware), added to the folder's manifest; errors
+    there reach every rank."""
     from batteryfx.post.figures import make_figures
 
-    return on_rank0(comm, make_figures, folder,
-                    what=f"figures (the results in {folder} are complete; retry with "
-                         "`batteryfx plot`)")
+    def draw():
+        paths = make_figures(folder)
+        record_files(folder, paths)
+        return paths
+
+    return on_rank0(comm, draw, what=what or f"figures (the results in {folder} are "
+                                             "complete; retry with `batteryfx plot`)")
+
+
+def _read_saved_case(path: Path) -> dict:
+    """The interrupted run's case.resolved.toml as a dict (a CaseError if it is unreadable)."""
+    if not path.is_file():
+        raise CaseError("--restart", str(path.parent), "has no case.resolved.toml; start "
+                        "the run afresh")
+    return read_toml(path)
 
 
 def _progress(stepper, enabled: bool):

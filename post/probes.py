@@ -35,7 +35,7 @@ def crossing_time(t: np.ndarray, v: np.ndarray, target: float, rising: bool = Tr
 def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[float]],
                   t_initial: float, t_reference: float | None) -> dict:
     """Per probe: final, max and time of max; for each rise fraction f the time to reach
-    T0 + f (T_ref - T0), or "not reached (end time ... s)".
+    T0 + f (T_ref - T0), "not reached (end time ... s)", or "undefined ..." when T_ref = T0.
 
     The time of the maximum is the first time within 1e-6 of the probe's range below the
     maximum, so a plateau (e.g. at the hot-spot temperature) does not pick a round-off wiggle.
@@ -47,6 +47,10 @@ def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[fl
         res = {"final_K": float(v[-1]), "max_K": float(v.max()), "time_of_max_s": float(t[k])}
         for f in fractions.get(name, []):
             key = f"time_to_{round(100 * f):d}pct_rise_s"
+            if t_reference is None or abs(t_reference - t_initial) <= 1e-12 * t_initial:
+                res[key] = ("undefined (the reference temperature equals the initial "
+                            "temperature: there is no rise)")
+                continue
             target = t_initial + f * (t_reference - t_initial)
             tc = crossing_time(t, v, target, rising=t_reference >= t_initial)
             res[key] = tc if tc is not None else f"not reached (end time {t[-1]:.6g} s)"

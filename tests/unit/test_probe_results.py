@@ -23,3 +23,11 @@ def test_plateau_and_crossing():
 def test_crossing_falling():
     t = np.array([0.0, 1.0, 2.0])
     assert crossing_time(t, np.array([400.0, 300.0, 200.0]), 250.0, rising=False) == 1.5
+
+
+def test_rise_undefined_without_a_rise():
+    """A hot spot at the initial temperature has no rise: "undefined", never 0.0 s."""
+    t = np.array([0.0, 1.0, 2.0])
+    v = np.full(3, 298.0)
+    res = probe_results(t, {"p": v}, {"p": [0.5]}, 298.0, 298.0)["p"]
+    assert res["time_to_50pct_rise_s"].startswith("undefined")

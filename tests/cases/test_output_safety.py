@@ -1,0 +1,203 @@
+"""No user file is ever removed: output folders carry a manifest and only what it lists is
+replaced; --restart, .partial folders and `plot` refuse what is not theirs. Serially and on 2
+ranks (in-process ``main``, one shared folder)."""
+
+from __future__ import annotations
+
+import json
+
+from mpi4py import MPI
+
+import pytest
+
+from batteryfx.cli import main
+from batteryfx.output import MANIFEST
+
+comm = MPI.COMM_WORLD
+FAST = ["--no-figures", "-q", "--set", 'time.end="20 us"', "--set",
+        'outputs.field_times=["1 us"]', "--set", 'figures.times=["1 us"]']
+
+
+def on0(fn, *args):
+    """Run a file-system setup step on rank 0, then synchronise."""
+    if comm.rank == 0:
+        fn(*args)
+    comm.Barrier()
+
+
+def write(path, text="precious"):
+    def go():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    on0(go)
+
+
+def one_error_line(capfd, *needles):
+    err = capfd.readouterr().err
+    if comm.rank == 0:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("batteryfx: error:"), err
+        for n in needles:
+            assert n in lines[0], lines[0]
+    else:
+        assert err == ""
+
+
+def tree(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.mpi
+def test_project_folder_with_a_resolved_case_is_never_replaced(reduced_coupon, shared_tmp,
+                                                               capfd, monkeypatch):
+    """Reproducer: `cd proj; batteryfx run case.resolved.toml --out .` deleted proj/thesis.tex
+    and proj/data/. Now: refused (cwd, folder of the case, no manifest), nothing touched."""
+    proj = shared_tmp / "proj"
+    write(proj / "case.resolved.toml", reduced_coupon.read_text())
+    write(proj / "thesis.tex")
+    write(proj / "data" / "x.csv")
+    before = tree(proj)
+    monkeypatch.chdir(proj)
+    assert main(["run", "case.resolved.toml", "--out", ".", *FAST]) == 2
+    one_error_line(capfd, "current folder")
+    monkeypatch.chdir(shared_tmp)
+    assert main(["run", str(proj / "case.resolved.toml"), "--out", str(proj), *FAST]) == 2
+    one_error_line(capfd, "holds the case file")
+    # a folder with a case.resolved.toml (an old-style output, or a project) is not ours
+    assert main(["run", str(reduced_coupon), "--out", str(proj), *FAST]) == 2
+    one_error_line(capfd, "not a batteryfx output folder")
+    assert tree(proj) == before and (proj / "thesis.tex").read_text() == "precious"
+    assert not (shared_tmp / "proj.partial").exists() and not (shared_tmp.parent /
+                                                                "proj.partial").exists()
+
+
+@pytest.mark.mpi
+def test_restart_never_deletes_a_user_folder(reduced_coupon, shared_tmp, capfd):
+    """Reproducer: stop a run, `mkdir OUT; echo x > OUT/mine.txt; run --restart OUT` deleted
+    mine.txt. Now refused; the stopped run stays restartable."""
+    out = shared_tmp / "r"
+    assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "2",
+                 *FAST]) == 0  # a requested stop is not an error
+    write(out / "mine.txt", "x")
+    assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 2
+    one_error_line(capfd, "--restart", "not a batteryfx output folder")
+    assert (out / "mine.txt").read_text() == "x"
+    assert (shared_tmp / "r.partial" / "checkpoint" / "state.npz").exists()
+    on0((out / "mine.txt").unlink)
+    on0(out.rmdir)
+    assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 0
+    assert (out / MANIFEST).exists() and not (shared_tmp / "r.partial").exists()
+
+
+@pytest.mark.mpi
+def test_rerun_keeps_user_files_and_replaces_only_the_manifest(reduced_coupon, shared_tmp,
+                                                               capfd):
+    out = shared_tmp / "o"
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST[:-4],
+                 "--set", 'outputs.field_times=["1 us", "5 us", "10 us"]']) == 0
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["state"] == "complete" and "fields/fields_0004.vtkhdf" in manifest["files"]
+    write(out / "notes.txt")
+    write(out / "analysis" / "fit.py")
+    # fewer output times: the old snapshot 4 goes (it is in the manifest), user files stay
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
+    assert (out / "notes.txt").read_text() == "precious"
+    assert (out / "analysis" / "fit.py").read_text() == "precious"
+    assert not (out / "fields" / "fields_0004.vtkhdf").exists()
+    assert (out / "fields" / "fields_0002.vtkhdf").exists()
+    files = json.loads((out / MANIFEST).read_text())["files"]
+    assert "notes.txt" not in files and "fields/fields_0004.vtkhdf" not in files
+    # a user file where batteryfx writes: refused before anything is written
+    write(out / "figures" / "mine.png")
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 2
+    one_error_line(capfd, "figures/mine.png")
+    assert (out / "figures" / "mine.png").read_text() == "precious"
+    assert not (shared_tmp / "o.partial").exists()
+
+
+@pytest.mark.mpi
+def test_partial_without_checkpoint_is_taken_over(reduced_coupon, shared_tmp, capfd):
+    """A run killed before its first checkpoint: a fresh run takes the .partial over and says
+    so; with a checkpoint it must be continued (or deleted) instead."""
+    out = shared_tmp / "p"
+    partial = shared_tmp / "p.partial"
+    assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "2",
+                 *FAST]) == 0
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 2
+    one_error_line(capfd, "--restart", "checkpoint at step 2")
+    on0((partial / "checkpoint" / "state.npz").unlink)
+    assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 2
+    one_error_line(capfd, "no checkpoint")
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
+    assert (out / MANIFEST).exists() and not partial.exists()
+    if comm.rank == 0:
+        assert "no checkpoint; starting afresh" in (out / "log.txt").read_text()
+    # an empty .partial (killed right after mkdir) is taken over too
+    on0(partial.mkdir)
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
+    assert not partial.exists()
+
+
+@pytest.mark.mpi
+def test_foreign_partial_folders_are_refused(reduced_coupon, shared_tmp, capfd):
+    out = shared_tmp / "f"
+    write(shared_tmp / "f.partial" / "thesis.tex")
+    for args in (["--out", str(out)], ["--restart", str(out)]):
+        assert main(["run", str(reduced_coupon), *args, *FAST]) == 2
+        one_error_line(capfd, "f.partial", "not a batteryfx folder")
+    # ours, but a user put a file in it
+    write(shared_tmp / "f.partial" / MANIFEST, json.dumps({"tool": "batteryfx", "files": []}))
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 2
+    one_error_line(capfd, "thesis.tex")
+    assert (shared_tmp / "f.partial" / "thesis.tex").read_text() == "precious"
+
+
+@pytest.mark.mpi
+def test_restart_says_what_it_found(reduced_coupon, shared_tmp, capfd):
+    out = shared_tmp / "s"
+    assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "3",
+                 *FAST]) == 0
+    assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 0
+    if comm.rank == 0:
+        log = (out / "log.txt").read_text()
+        assert "found s.partial: a checkpoint at step 3" in log, log
+
+
+@pytest.mark.mpi
+def test_plot_refuses_what_it_cannot_draw_honestly(reduced_coupon, shared_tmp, capfd):
+    out = shared_tmp / "q"
+    assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "3",
+                 *FAST]) == 0
+    partial = shared_tmp / "q.partial"
+    assert main(["plot", str(partial)]) == 2
+    one_error_line(capfd, "unfinished run", "--partial")
+    capfd.readouterr()
+    assert main(["plot", str(partial), "--partial"]) == 0
+    err = capfd.readouterr().err
+    assert "unfinished run" in err or comm.rank
+    assert (partial / "figures" / "probes.png").exists()
+    assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 0
+    assert main(["plot", str(out)]) == 0
+    capfd.readouterr()
+    case = (out / "case.resolved.toml").read_text()
+    for garbage in ("garbage = 1\n", "", "title = [\n"):
+        write(out / "case.resolved.toml", garbage)
+        assert main(["plot", str(out)]) == 2
+        one_error_line(capfd, "case.resolved.toml")
+    write(out / "case.resolved.toml", case)
+    on0((out / "summary.json").unlink)
+    assert main(["plot", str(out)]) == 2
+    one_error_line(capfd, "summary.json")
+    assert main(["plot", str(shared_tmp)]) == 2
+    one_error_line(capfd, "not a batteryfx output folder")
+    assert main(["plot", str(shared_tmp / "nope")]) == 2
+    one_error_line(capfd, "no such output folder")
+
+
+def test_out_is_an_existing_file(reduced_coupon, tmp_path, capfd):
+    target = tmp_path / "file.txt"
+    target.write_text("precious")
+    assert main(["run", str(reduced_coupon), "--out", str(target), *FAST]) == 2
+    assert "not a folder" in capfd.readouterr().err
+    assert target.read_text() == "precious"
+    assert not (tmp_path / "file.txt.partial").exists()
