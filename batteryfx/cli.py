@@ -120,6 +120,11 @@ def _dispatch(args, comm) -> int:
     if args.command == "run":
         from batteryfx.run import run
 
+        if args.restart is not None and args.out is not None:
+            from batteryfx.errors import CaseError
+
+            raise CaseError("--out", args.out, "give either --out or --restart OUT (which "
+                            "continues OUT.partial into OUT), not both")
         result = run(_case_path(args.case), out=args.out, overrides=args.overrides,
                      restart=args.restart, stop_after_steps=args.stop_after_steps,
                      figures=not args.no_figures, progress=not args.quiet, comm=comm)
