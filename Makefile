@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= out/coupon_pi_ag_vs_cu
 MPI_TIMEOUT ?= 1200
 
-.PHONY: demo test bench lint clean venv
+.PHONY: demo test test-slow bench lint clean venv
 
 venv: $(STAMP)
 
@@ -26,6 +26,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 	timeout $(MPI_TIMEOUT) $(BIN)/mpiexec -n 2 $(BIN)/python -m pytest -m mpi -p no:cacheprovider
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_heat_operator_reuse.py

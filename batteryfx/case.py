@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from batteryfx.errors import CaseError
 from batteryfx.units import (
@@ -26,16 +34,64 @@ from batteryfx.units import (
     HeatTransferCoefficient,
     Length,
     PowerDensity,
-    Temperature,
     Time,
     to_si,
 )
+from batteryfx.units import Temperature as _AnyTemperature
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 MAX_CELLS = 2e7  # a case larger than this is almost certainly a unit slip
 MAX_STEPS = 10**6
-Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-PositiveLength = Annotated[Length, Field(gt=0)]
+MAX_CASE_BYTES = 4 * 2**20  # a case file is a few kB of TOML
+MAX_DEPTH = 32  # nesting of tables and arrays in a case file
+
+# Physical bounds: values outside are unit slips or outside what the models describe.
+MIN_LENGTH, MAX_LENGTH = 1e-9, 10.0  # m
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1.0, 1e4  # K
+MIN_DT, MAX_TIME = 1e-12, 1e9  # s
+MAX_HEAT_TRANSFER_COEFFICIENT = 1e7  # W/(m^2 K)
+MAX_HEAT_FLUX = 1e10  # W/m^2
+MAX_POWER_DENSITY = 1e15  # W/m^3
+
+
+def _num(x: float) -> str:
+    """A bound as short text: 1e-09 -> 1e-9, 10000.0 -> 1e4."""
+    text = f"{x:.3g}"
+    return text.replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+def _bounded(lo: float | None, hi: float | None, unit: str, reason: str | tuple[str, str], *,
+             magnitude: bool = False) -> AfterValidator:
+    """A validator for lo <= value <= hi (of abs(value) with ``magnitude``), saying why
+    (``reason``, or a reason for the lower and one for the upper bound)."""
+    what = "the magnitude " if magnitude else ""
+    why_lo, why_hi = (reason, reason) if isinstance(reason, str) else reason
+
+    def check(value: float) -> float:
+        x = abs(value) if magnitude else value
+        if lo is not None and x < lo:
+            raise ValueError(f"{what}must be at least {_num(lo)} {unit} ({why_lo})")
+        if hi is not None and x > hi:
+            raise ValueError(f"{what}must be at most {_num(hi)} {unit} ({why_hi})")
+        return value
+
+    return AfterValidator(check)
+
+
+_LENGTH_BOUNDS = _bounded(MIN_LENGTH, MAX_LENGTH, "m", (
+    "below 1 nm continuum heat conduction does not hold and the mesher cannot resolve it",
+    "batteryfx meshes cells and coupons, not objects larger than 10 m"))
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+PositiveLength = Annotated[Length, Field(gt=0), _LENGTH_BOUNDS]
+Coordinate = Annotated[Length, Field(ge=0), _bounded(
+    None, MAX_LENGTH, "m", "batteryfx meshes cells and coupons, not objects larger than 10 m")]
+Temperature = Annotated[_AnyTemperature, _bounded(
+    MIN_TEMPERATURE, MAX_TEMPERATURE, "K",
+    "batteryfx models solid and liquid battery materials; the library data are for about "
+    "200-1500 K",
+)]
+Duration = Annotated[Time, Field(gt=0), _bounded(MIN_DT, MAX_TIME, "s", (
+    "below 1 ps continuum heat conduction does not hold", "that is about 30 years"))]
 
 
 class _Section(BaseModel):
@@ -50,7 +106,7 @@ class LayerSpec(_Section):
     name: Name
     material: str
     thickness: PositiveLength | None = None
-    z: tuple[Length, Length] | None = None
+    z: tuple[Coordinate, Coordinate] | None = None
     cells: Annotated[int, Field(ge=1, le=1000)] | None = None
 
 
@@ -89,10 +145,15 @@ class CouponGeometry(_Section):
 
 # --------------------------------------------------------------------------- physics
 class PhysicsSection(_Section):
-    """Transient heat conduction rho cp dT/dt = div(k grad T) + q (theta scheme in time)."""
+    """Transient heat conduction rho cp dT/dt = div(k grad T) + q. ``scheme``: "tr_bdf2"
+    (default; second order and L-stable, one factorization per dt; steps that would leave the
+    range of the data temperatures are redone with a positive first-order scheme) or "theta"
+    (``theta`` = 1 backward Euler, 0.5 Crank-Nicolson with a backward-Euler start-up; theta is
+    used by scheme = "theta" only)."""
 
     model: Literal["heat"] = "heat"
     initial_temperature: Temperature
+    scheme: Literal["tr_bdf2", "theta"] = "tr_bdf2"
     theta: Annotated[float, Field(ge=0.5, le=1.0)] = 1.0
     mass_lumping: bool = True
     solver: Literal["direct", "cg_icc", "cg_gamg"] = "direct"
@@ -112,7 +173,9 @@ class ConvectionBC(_Section):
 
     type: Literal["convection"]
     marker: str
-    h: Annotated[HeatTransferCoefficient, Field(ge=0)]
+    h: Annotated[HeatTransferCoefficient, Field(ge=0), _bounded(
+        None, MAX_HEAT_TRANSFER_COEFFICIENT, "W/(m^2 K)",
+        "boiling and jet impingement reach about 1e5, contact conductances 1e7 W/(m^2 K)")]
     ambient: Temperature
 
 
@@ -121,7 +184,9 @@ class HeatFluxBC(_Section):
 
     type: Literal["heat_flux"]
     marker: str
-    value: HeatFlux
+    value: Annotated[HeatFlux, _bounded(
+        None, MAX_HEAT_FLUX, "W/m^2", "focused lasers and arcs reach about 1e9 W/m^2",
+        magnitude=True)]
 
 
 class InsulatedBC(_Section):
@@ -141,7 +206,9 @@ class PowerSource(_Section):
 
     type: Literal["power_density"]
     marker: str
-    value: PowerDensity
+    value: Annotated[PowerDensity, _bounded(
+        None, MAX_POWER_DENSITY, "W/m^3", "internal short-circuit spots reach about 1e13 W/m^3",
+        magnitude=True)]
     start: Annotated[Time, Field(ge=0)] = 0.0
     end: Time = math.inf
 
@@ -153,26 +220,33 @@ Source = Annotated[PowerSource, Field(discriminator="type")]
 class TimeSection(_Section):
     """Time stepping: dt starts at ``dt_initial`` and grows by ``growth`` per step up to
     ``dt_max`` (in jumps of growth**hold_steps every ``hold_steps`` steps, so that a factorized
-    operator is reused); steps are shortened to land exactly on output times and ``end``."""
+    operator is reused; without ``dt_max`` the steps grow without a cap); steps are shortened
+    to land exactly on output times and ``end``."""
 
-    end: Annotated[Time, Field(gt=0)]
-    dt_initial: Annotated[Time, Field(gt=0)]
-    dt_max: Annotated[Time, Field(gt=0)] | None = None
+    end: Duration
+    dt_initial: Duration
+    dt_max: Duration | None = None
     growth: Annotated[float, Field(ge=1.0, le=10.0)] = 1.0
     hold_steps: Annotated[int, Field(ge=1, le=1000)] = 1
 
 
 class ProbeSpec(_Section):
     """A named time series in probes.csv: the temperature at a ``point``, or the mean / max /
-    min over a ``marker`` (facets or cells). ``rise_fractions`` report in summary.json the
-    time at which the probe first reaches T0 + f (T_ref - T0), T_ref the highest fixed
-    temperature of the boundary conditions."""
+    min over a ``marker`` (facets or cells; ``reduce``, default mean, only with a marker).
+    ``rise_fractions`` report in summary.json the time at which the probe first reaches
+    T0 + f (T_ref - T0), T_ref the highest fixed temperature of the boundary conditions."""
 
     name: Name
     point: tuple[Length, Length, Length] | None = None
     marker: str | None = None
-    reduce: Literal["mean", "max", "min"] = "mean"
+    reduce: Literal["mean", "max", "min"] | None = None  # "mean" for a marker probe
     rise_fractions: list[Annotated[float, Field(gt=0, lt=1)]] = []
+
+    @model_validator(mode="after")
+    def _default_reduce(self) -> ProbeSpec:
+        if self.marker is not None and self.point is None and self.reduce is None:
+            self.reduce = "mean"
+        return self
 
 
 class OutputsSection(_Section):
@@ -220,39 +294,106 @@ class Case(_Section):
 
 # --------------------------------------------------------------------------- loading
 def read_toml(path: Path) -> dict:
-    """Read a TOML file, turning syntax errors into a CaseError."""
+    """Read a TOML case file (UTF-8, at most MAX_CASE_BYTES); every problem is a CaseError."""
+    where = str(path)
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read(MAX_CASE_BYTES + 1)
     except FileNotFoundError:
-        raise CaseError("", str(path), "case file not found") from None
+        raise CaseError("", where, "case file not found") from None
+    except IsADirectoryError:
+        raise CaseError("", where, "is a folder, not a case file") from None
+    except OSError as exc:
+        raise CaseError("", where, f"cannot read the case file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_CASE_BYTES:
+        raise CaseError("", where, f"larger than {MAX_CASE_BYTES // 2**20} MB; a case file is "
+                        "a few kB of TOML")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CaseError("", where, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                        f"{exc.start}); save the case file as UTF-8") from None
+    return _loads(text, "", where)
+
+
+def _loads(text: str, key: str, where: str) -> dict:
+    """tomllib.loads with its errors (also too deep nesting) as CaseError."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CaseError("", str(path), f"not valid TOML ({exc})") from None
+        raise CaseError(key, where, f"not valid TOML ({exc})") from None
+    except RecursionError:
+        raise CaseError(key, where, f"arrays or tables nested more than {MAX_DEPTH} "
+                        "levels deep") from None
+    _check_depth(data, key)
+    return data
 
 
-_KEY = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+def _check_depth(data: Any, key: str) -> None:
+    """Refuse tables and arrays nested more than MAX_DEPTH levels (no recursion here)."""
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise CaseError(key, "[[[...]]]", f"arrays or tables nested more than {MAX_DEPTH} "
+                            "levels deep")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+_SET_PATH = re.compile(r"[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*")
+_KEY = re.compile(r"([A-Za-z0-9_-]+)|\[(\d+)\]")
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    """Apply ``key.path=value`` overrides (value parsed as a TOML value, else a string)."""
+    """Apply ``key.path=value`` overrides (value parsed as a TOML value, else a string).
+
+    The path is names, dots and ``[index]`` (e.g. ``geometry.stacks[0].layers[1].thickness``);
+    missing tables are created, list entries must exist.
+    """
     for item in overrides:
         if "=" not in item:
             raise CaseError("--set", item, "expected key.path=value")
         path, raw = item.split("=", 1)
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
+        path = path.strip()
+        if not _SET_PATH.fullmatch(path):
+            raise CaseError("--set", item, "expected key.path=value with a path of names, dots "
+                            "and [index], e.g. geometry.stacks[0].layers[1].thickness")
+        value = _set_value(path, raw)
         keys = [m.group(1) if m.group(1) is not None else int(m.group(2))
-                for m in _KEY.finditer(path.strip())]
+                for m in _KEY.finditer(path)]
         node: Any = data
-        try:
-            for key in keys[:-1]:
+        walked = ""
+        for key, next_key in zip(keys, keys[1:] + [None], strict=True):
+            if isinstance(key, int):
+                if not isinstance(node, list):
+                    raise CaseError(path, raw, f"--set: {walked or 'the case'} is not a list")
+                if key >= len(node):
+                    raise CaseError(path, raw, f"--set: {walked} has {len(node)} entries "
+                                    "(indices from 0)")
+            elif not isinstance(node, dict):
+                raise CaseError(path, raw, f"--set: {walked or 'the case'} is not a table")
+            walked += f"[{key}]" if isinstance(key, int) else (f".{key}" if walked else key)
+            if next_key is None:
+                node[key] = value
+            else:
                 node = node[key] if isinstance(key, int) else node.setdefault(key, {})
-            node[keys[-1]] = value
-        except (IndexError, KeyError, TypeError):
-            raise CaseError(path, raw, "--set path does not exist in the case") from None
+    _check_depth(data, "--set")
     return data
+
+
+def _set_value(path: str, raw: str) -> Any:
+    """The TOML value of a --set (one value, nothing after it), else the text itself."""
+    try:
+        doc = tomllib.loads(f"v = {raw}")
+    except tomllib.TOMLDecodeError:
+        return raw
+    except RecursionError:
+        raise CaseError(path, "[[[...]]]", f"arrays or tables nested more than {MAX_DEPTH} "
+                        "levels deep") from None
+    return doc["v"] if len(doc) == 1 else raw
 
 
 def load_case(path: str | Path, overrides: list[str] | None = None) -> Case:
@@ -263,6 +404,7 @@ def load_case(path: str | Path, overrides: list[str] | None = None) -> Case:
 
 def parse_case(data: dict) -> Case:
     """Validate a case dictionary (as read from TOML)."""
+    _check_depth(data, "")
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
@@ -311,6 +453,8 @@ def _case_error(exc: ValidationError, data: dict) -> CaseError:
         parent = _field_model_at(Case, err["loc"][:-1], data)
         allowed = ", ".join(parent.model_fields) if parent else "see the documentation"
         return CaseError(key, err.get("input"), f"unknown key; allowed here: {allowed}")
+    if kind == "missing" and err["loc"] and isinstance(err["loc"][-1], int):
+        return CaseError(key, "<missing>", "too few items in this list")
     if kind == "missing":
         return CaseError(key, "<missing>", "required key is missing")
     if kind == "literal_error":
@@ -372,6 +516,7 @@ def check_case(case: Case) -> None:
     from batteryfx.geometry.coupon import (
         RESERVED,
         bounding_boxes,
+        check_features,
         estimate_cells,
         layer_table,
         marker_table,
@@ -408,32 +553,25 @@ def check_case(case: Case) -> None:
                 f"the patch must lie inside the {geo.size[0]:g} x {geo.size[1]:g} m face, "
                 "at least 0.1 % of its size from the edges",
             )
+    check_features(geo)  # features the mesher can resolve next to the model size
     cells = estimate_cells(geo)
     if cells > MAX_CELLS:
         raise CaseError("geometry.mesh_size", geo.mesh_size,
                         f"would make about {cells:.3g} cells (limit {MAX_CELLS:.0e}); use "
                         "larger cells (mesh_size, hot_spot.mesh_size, max_cell_thickness)")
 
+    used = sorted({layer.material for stack in geo.stacks for layer in stack.layers})
     for name, props in case.materials.items():
         if name not in lib:
             raise CaseError(
                 f"materials.{name}", props,
                 f"unknown material to override; the library has: {', '.join(sorted(lib))}",
             )
-        from batteryfx.materials.library import PROPERTY_DIMENSIONS
-
+        if name not in used:
+            raise CaseError(f"materials.{name}", props,
+                            f"not used by any layer; used: {', '.join(used)}")
         for prop, value in props.items():
-            if prop not in PROPERTY_DIMENSIONS:
-                raise CaseError(
-                    f"materials.{name}.{prop}", value,
-                    f"unknown property; allowed: {', '.join(PROPERTY_DIMENSIONS)}",
-                )
-            try:
-                si = to_si(value, PROPERTY_DIMENSIONS[prop])
-            except ValueError as exc:
-                raise CaseError(f"materials.{name}.{prop}", value, str(exc)) from None
-            if not si > 0:
-                raise CaseError(f"materials.{name}.{prop}", value, "must be > 0")
+            _check_property(f"materials.{name}.{prop}", prop, value)
 
     table = marker_table(geo)
     markers = {n: d for n, (_, d) in table.items()}
@@ -465,6 +603,10 @@ def check_case(case: Case) -> None:
             raise CaseError(f"sources[{i}].end", src.end, "must be later than start")
 
     t = case.time
+    for i, src in enumerate(case.sources):
+        if src.start >= t.end:
+            raise CaseError(f"sources[{i}].start", src.start, f"must be before time.end = "
+                            f"{t.end:g} s (the source would never be on)")
     if t.dt_initial > t.end:
         raise CaseError("time.dt_initial", t.dt_initial, f"must be <= time.end = {t.end} s")
     if t.dt_max is not None and t.dt_max < t.dt_initial:
@@ -491,6 +633,9 @@ def check_case(case: Case) -> None:
         names.add(probe.name)
         if (probe.point is None) == (probe.marker is None):
             raise CaseError(key, probe.name, "give exactly one of point = [x, y, z] or marker")
+        if probe.point is not None and probe.reduce is not None:
+            raise CaseError(f"{key}.reduce", probe.reduce, "only for a marker probe (mean, max "
+                            "or min over the marker); a point probe has one value")
         if probe.point is not None and not any(_inside(probe.point, b) for b in boxes.values()):
             raise CaseError(
                 f"{key}.point", list(probe.point),
@@ -509,6 +654,25 @@ def check_case(case: Case) -> None:
     fig = case.figures
     if fig.cut_origin is not None and not any(_inside(fig.cut_origin, b) for b in boxes.values()):
         raise CaseError("figures.cut_origin", list(fig.cut_origin), "outside the domain")
+
+
+def _check_property(key: str, prop: str, value: Any) -> None:
+    """A material property override: a known property, its dimension, its physical range."""
+    from batteryfx.materials.library import PROPERTY_BOUNDS, PROPERTY_DIMENSIONS
+
+    if prop not in PROPERTY_DIMENSIONS:
+        raise CaseError(key, value, f"unknown property; allowed: {', '.join(PROPERTY_DIMENSIONS)}")
+    try:
+        si = to_si(value, PROPERTY_DIMENSIONS[prop])
+    except ValueError as exc:
+        raise CaseError(key, value, str(exc)) from None
+    lo, hi, unit, reason, strict = PROPERTY_BOUNDS[prop]
+    unit = f" {unit}" if unit else ""
+    if strict and not lo < si < hi:
+        raise CaseError(key, value, f"must be between {_num(lo)} and {_num(hi)}{unit} "
+                        f"(exclusive; {reason})")
+    if not lo <= si <= hi:
+        raise CaseError(key, value, f"must be within {_num(lo)} .. {_num(hi)}{unit} ({reason})")
 
 
 def _check_name(key: str, name: str, seen: set[str], reserved: set[str]) -> None:

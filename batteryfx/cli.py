@@ -54,21 +54,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def bundled_cases() -> dict[str, Path]:
+    """The cases shipped with batteryfx: name (file name without .toml) -> path, sorted."""
     folder = resources.files("batteryfx.cases")
-    return {e.name.removesuffix(".toml"): Path(str(e)) for e in folder.iterdir()
-            if e.name.endswith(".toml")}
+    return {e.name.removesuffix(".toml"): Path(str(e))
+            for e in sorted(folder.iterdir(), key=lambda e: e.name)
+            if e.name.endswith(".toml") and e.is_file()}
 
 
 def _case_path(name: str) -> Path:
-    path = Path(name)
-    if path.exists() or path.suffix == ".toml":
-        return path
-    cases = bundled_cases()
-    if name in cases:
-        return cases[name]
+    """The case file for a CLI argument: an existing file (or any *.toml path, so that a
+    missing one is reported by the loader), else a bundled case name."""
     from batteryfx.errors import CaseError
 
-    raise CaseError("case", name, f"no such file or bundled case; bundled: {', '.join(cases)}")
+    cases = bundled_cases()
+    bundled = f"bundled: {', '.join(cases)}"
+    if not name.strip() or "\0" in name:
+        raise CaseError("case", name, f"expected a case file or a bundled case name; {bundled}")
+    path = Path(name)
+    if path.is_dir():
+        if name in cases:
+            return cases[name]
+        raise CaseError("case", name, "is a folder, not a case file")
+    if path.exists() or path.is_symlink() or path.suffix == ".toml":
+        return path
+    if name in cases:
+        return cases[name]
+    raise CaseError("case", name, f"no such file or bundled case; {bundled}")
 
 
 class _ArgumentError(BatteryfxError):
@@ -169,8 +180,14 @@ def _dispatch(args, comm) -> int:
         return _materials(args.name, out)
     if args.command == "cases":
         cases = bundled_cases()
-        if args.name:
-            out(_case_path(args.name).read_text(), end="")
+        if args.name is not None:  # only a bundled case, never any other file
+            name = args.name.removesuffix(".toml")
+            if name not in cases:
+                from batteryfx.errors import CaseError
+
+                raise CaseError("cases", args.name,
+                                f"not a bundled case; bundled: {', '.join(cases)}")
+            out(cases[name].read_text(encoding="utf-8"), end="")
             return 0
         import tomllib
 

@@ -8,6 +8,7 @@ are a separate type because pint's ``C`` is the coulomb.
 from __future__ import annotations
 
 import math
+import re
 from functools import cache
 from typing import Annotated
 
@@ -40,22 +41,38 @@ def registry() -> pint.UnitRegistry:
     return pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 
 
+#: Leading number of a quantity string: decimal digits, optional exponent, or inf / nan.
+_NUMBER = re.compile(
+    r"\s*([+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan))",
+    re.IGNORECASE,
+)
+#: A unit exponent such as ``^2``, ``**-1`` or ``^(0.5)``.
+_EXPONENT = re.compile(r"(\*\*|\^)\s*\(?\s*[+-]?[0-9]{1,2}(\.[0-9]{1,3})?\s*\)?")
+MAX_QUANTITY_CHARS = 200
+
+
 def to_si(value: object, dimension: str) -> float:
     """Convert ``value`` (number or string with unit) to a float in SI base units.
 
-    Raises ``ValueError`` with a message saying what is allowed (pydantic turns it into a
-    validation error located at the key).
+    A string is a number followed by a unit (``"8 um"``, ``"1e9 W/m^3"``); unit exponents are
+    small numbers. Raises ``ValueError`` with a message saying what is allowed (pydantic turns
+    it into a validation error located at the key).
     """
     dim, example = DIMENSIONS[dimension]
+    name = dimension.replace("_", " ")
     if isinstance(value, bool):
-        raise ValueError(f"expected a {dimension.replace('_', ' ')}, e.g. {example!r}")
+        raise ValueError(f"expected a {name}, e.g. {example!r}")
     if isinstance(value, int | float):
-        return _checked(float(value), dimension)
+        try:
+            return _checked(float(value), dimension)
+        except OverflowError:
+            raise ValueError(f"must be a finite {name}") from None
     if not isinstance(value, str):
         raise ValueError(f"expected a number or a string with unit, e.g. {example!r}")
+    number, unit = _split(value.strip(), example)
     ureg = registry()
     try:
-        q = ureg.Quantity(value.strip())
+        q = ureg.Quantity(number, unit)
     except Exception as exc:  # pint raises many types for bad strings
         raise ValueError(f"cannot parse as a quantity ({exc}); e.g. {example!r}") from None
     if not isinstance(q, pint.Quantity):  # pragma: no cover - Quantity() always returns one
@@ -64,11 +81,35 @@ def to_si(value: object, dimension: str) -> float:
     want = expected.dimensionality if expected is not None else ureg.get_dimensionality(dim)
     if q.dimensionality != want:
         got = str(q.dimensionality) or "dimensionless"
-        raise ValueError(
-            f"wrong dimension {got}; expected a {dimension.replace('_', ' ')}, e.g. {example!r}"
-        )
+        raise ValueError(f"wrong dimension {got}; expected a {name}, e.g. {example!r}")
+    if dimension == "temperature" and any(u.startswith("delta_") for u, _ in q.unit_items()):
+        raise ValueError("a temperature difference is not a temperature; use K or degC, "
+                         "e.g. '473 K' or '200 degC'")
+    try:
+        si = q.to_base_units().magnitude
+    except ArithmeticError:  # e.g. an overflowing unit factor
+        raise ValueError(f"must be a finite {name}") from None
     # 15 significant digits: "10 us" and "0.01 ms" give the same float
-    return _checked(float(f"{q.to_base_units().magnitude:.15g}"), dimension)
+    return _checked(float(f"{si:.15g}"), dimension)
+
+
+def _split(text: str, example: str) -> tuple[float, str]:
+    """The number and the unit of a quantity string (no arithmetic on numbers: no ``10**9``)."""
+    if len(text) > MAX_QUANTITY_CHARS:
+        raise ValueError(f"too long for a quantity ({len(text)} characters); e.g. {example!r}")
+    if "," in text:
+        raise ValueError(f"use a decimal point, not a comma, and no thousands separators; "
+                         f"e.g. {example!r}")
+    match = _NUMBER.match(text)
+    if match is None:
+        raise ValueError(f"cannot parse as a quantity: a number is needed before the unit; "
+                         f"e.g. {example!r}")
+    unit = text[match.end():].strip()
+    rest = _EXPONENT.sub("", unit)
+    if re.search(r"[0-9]|\*\*|\^", rest) or re.search(r"(\*\*|\^)[^A-Za-z]*(\*\*|\^)", unit):
+        raise ValueError(f"cannot parse as a quantity (a number and a unit with small "
+                         f"exponents are expected, got {text!r}); e.g. {example!r}")
+    return float(match.group(1)), unit
 
 
 def _checked(si: float, dimension: str) -> float:

@@ -93,15 +93,80 @@ def marker_table(spec) -> dict[str, tuple[tuple[int, ...], int]]:
     return table
 
 
+MAX_ESTIMATE = 10**18  # estimate_cells saturates here (far above any mesh that can be built)
+REL_FEATURE = 1e-9  # smallest feature / model extent (Gmsh merges points within 1e-10 of it)
+
+
 def estimate_cells(spec) -> int:
-    """Number of hexahedra the builder will make (without meshing)."""
+    """Number of hexahedra the builder will make (without meshing), at most MAX_ESTIMATE.
+
+    Fast for any sizes: the graded divisions are counted by bisection over the cell count."""
     xb, yb, hot, h_hot = _plan(spec)
-    xdiv = _divisions(xb, hot[0] if hot else None, h_hot, spec.mesh_size, spec.grading)
-    ydiv = _divisions(yb, hot[1] if hot else None, h_hot, spec.mesh_size, spec.grading)
-    in_plane = sum(n for n, _ in xdiv) * sum(n for n, _ in ydiv)
+    nx = _count(xb, hot[0] if hot else None, h_hot, spec.mesh_size, spec.grading)
+    ny = _count(yb, hot[1] if hot else None, h_hot, spec.mesh_size, spec.grading)
     through = sum(_cells_through(spec, z0, z1, c)
                   for st in spec.stacks for _, _, z0, z1, c in layer_table(st))
-    return in_plane * through
+    return min(nx * ny * through, MAX_ESTIMATE)
+
+
+def model_extent(spec) -> float:
+    """The length scale of the model as :func:`build` sets Gmsh's tolerance from it (m)."""
+    height = max(layer_table(st)[-1][3] for st in spec.stacks)
+    return len(spec.stacks) * (spec.size[0] + gap(spec)) + spec.size[1] + height
+
+
+def check_features(spec) -> None:
+    """CaseError for a feature (coupon size, gap, layer, hot spot and its distance to the edges)
+    smaller than REL_FEATURE of the model extent: Gmsh would merge its points (or crash)."""
+    extent = model_extent(spec)
+    least = REL_FEATURE * extent
+    features = [("geometry.size", spec.size[0]), ("geometry.size", spec.size[1]),
+                ("geometry.gap", gap(spec))]
+    for i, stack in enumerate(spec.stacks):
+        for j, (_, _, z0, z1, _) in enumerate(layer_table(stack)):
+            features.append((f"geometry.stacks[{i}].layers[{j}]", z1 - z0))
+    if spec.hot_spot is not None:
+        (lx, ly), (hx, hy) = spec.size, spec.hot_spot.size
+        cx, cy = spec.hot_spot.center or (lx / 2, ly / 2)
+        features += [("geometry.hot_spot.size", h) for h in (hx, hy)]
+        features += [("geometry.hot_spot", d) for d in (cx - hx / 2, lx - cx - hx / 2,
+                                                        cy - hy / 2, ly - cy - hy / 2)]
+    for key, size in features:
+        if size < least:
+            raise CaseError(key, size, f"a feature of {size:.3g} m is too small next to the "
+                            f"model extent of {extent:.3g} m: the mesher needs features of at "
+                            f"least {REL_FEATURE:.0e} of it ({least:.3g} m)")
+
+
+def _count(breaks: list[float], hot: int | None, h_hot: float, h: float, ratio: float) -> int:
+    """Total elements of :func:`_divisions` (the same counts, found by bisection)."""
+    total = 0
+    for k in range(len(breaks) - 1):
+        length = breaks[k + 1] - breaks[k]
+        if hot is None or k == hot or h_hot >= h:
+            total += max(1, math.ceil(length / (h_hot if k == hot else h) - 1e-9))
+            continue
+        lo, hi = 1, max(1, math.ceil(length / h_hot - 1e-9))  # graded_division tries lo..hi
+        while lo < hi:  # the first n that fits; fitting is monotone in n
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if _graded_fits(length, h_hot, h, ratio, mid) else (mid + 1, hi)
+        total += lo
+    return total
+
+
+def _graded_fits(length: float, h_near: float, h_far: float, ratio: float, n: int) -> bool:
+    """Whether :func:`graded_division` stops at n elements."""
+    if n * h_near >= length:
+        return True
+    if h_near * _geometric_sum(ratio, n) < length:
+        return False
+    lo, hi = 1.0, ratio
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if h_near * _geometric_sum(mid, n) < length else (lo, mid)
+    r = 0.5 * (lo + hi)
+    first = length * (r - 1.0) / (r**n - 1.0) if r > 1.0 else length / n
+    return first * r ** (n - 1) <= h_far * (1 + 1e-9)
 
 
 def _plan(spec):

@@ -26,6 +26,20 @@ PROPERTY_DIMENSIONS: dict[str, str] = {
     "poissons_ratio": "dimensionless",
 }
 REQUIRED = ("density", "specific_heat", "thermal_conductivity")
+#: Property name -> (low, high, SI unit, why, strict) for case overrides; strict: lo < x < hi.
+PROPERTY_BOUNDS: dict[str, tuple[float, float, str, str, bool]] = {
+    "density": (1.0, 1e5, "kg/m^3", "aerogels about 1, osmium 2.3e4 kg/m^3", False),
+    "specific_heat": (10.0, 1e5, "J/(kg K)",
+                      "solids and liquids: lead about 130, hydrogen 1.4e4 J/(kg K)", False),
+    "thermal_conductivity": (1e-3, 1e4, "W/(m K)",
+                             "aerogels about 0.01, diamond about 2e3 W/(m K)", False),
+    "thermal_conductivity_in_plane": (1e-3, 1e4, "W/(m K)",
+                                      "aerogels about 0.01, graphene about 5e3 W/(m K)", False),
+    "electrical_conductivity": (1e-20, 1e9, "S/m",
+                                "insulators about 1e-16, silver 6.3e7 S/m", False),
+    "youngs_modulus": (1e3, 1e13, "Pa", "gels about 1e3, diamond 1.2e12 Pa", False),
+    "poissons_ratio": (-1.0, 0.5, "", "an isotropic elastic solid has -1 < nu < 0.5", True),
+}
 
 
 class Property(BaseModel):
