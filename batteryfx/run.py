@@ -15,7 +15,7 @@ from mpi4py import MPI
 
 from batteryfx import __version__, check_dolfinx
 from batteryfx.case import Case, TemperatureBC, dump_case, load_case, read_toml
-from batteryfx.errors import CaseError
+from batteryfx.errors import BatteryfxError, CaseError
 from batteryfx.log import LOGGER, add_file
 from batteryfx.output import OutputDir, ProbeWriter, log_found, record_files, write_json
 from batteryfx.parallel import on_rank0
@@ -142,8 +142,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
         state = load_checkpoint(checkpoint, node_map, problem.T)
         stepper.restore(state["stepper"])
         problem.t = stepper.t
-        problem._startup_left = state["startup_left"]
-        problem.factorizations, problem.iterations = state["factorizations"], state["iterations"]
+        problem.restore(state["problem"])
         series = state["series"]
         writer = ProbeWriter(outdir / "probes.csv", probes.names, comm,
                              keep_rows=state["probe_rows"])
@@ -159,16 +158,23 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
         writer.flush()
         on_rank0(comm, write_series, outdir / "fields", series, what="writing the field index")
         save_checkpoint(checkpoint, node_map, problem.T, {
-            "stepper": stepper.state(), "startup_left": problem._startup_left,
-            "probe_rows": writer.rows, "series": series,
-            "factorizations": problem.factorizations, "iterations": problem.iterations})
+            "stepper": stepper.state(), "problem": problem.state(),
+            "probe_rows": writer.rows, "series": series})
 
     bar = _progress(stepper, progress and comm.rank == 0)
     steps_here = 0
     t_loop = time.perf_counter()
     while not stepper.done:
         dt, hit = stepper.next()
-        problem.step(dt)
+        try:
+            problem.step(dt)
+        except BatteryfxError as exc:  # diverged or unphysical: say where, keep the partial
+            writer.close()
+            if bar is not None:
+                bar.close()
+            exc.args = (f"step {stepper.step + 1}: {exc} (the run up to its last checkpoint "
+                        f"is in {outdir.partial})",)
+            raise
         stepper.advance(dt, hit)
         problem.t = stepper.t  # exact target times (no round-off drift)
         writer.write(stepper.t, probes.values())
@@ -198,6 +204,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     save_state()
     writer.close()
 
+    _sanity_report(problem)
     summary = _summary(case, case_path, geometry, problem, stepper, comm,
                        wall=time.perf_counter() - wall0, loop_time=loop_time,
                        outdir=outdir, dolfinx_version=dolfinx_version)
@@ -214,6 +221,29 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
             LOGGER.info(f"figure: {path.name}")
     LOGGER.info(f"done in {time.perf_counter() - wall0:.1f} s: {final}")
     return RunResult(final, summary)
+
+
+#: summary.json's energy_balance.drift_rel above this is reported as a warning (a direct
+#: solver gives ~1e-14; an iterative one about its rtol)
+ENERGY_DRIFT_WARN = 1e-8
+
+
+def _sanity_report(problem) -> None:
+    """Warn when the energy balance drifts or the maximum principle is violated (collective
+    numbers; rank 0 logs)."""
+    balance = problem.energy_balance()
+    if balance["drift_rel"] > ENERGY_DRIFT_WARN:
+        LOGGER.warning(f"warning: energy balance drift {balance['drift_rel']:.3g} of the heat "
+                       f"(stored {balance['stored_J']:.6g} J, put in {balance['net_input_J']:.6g}"
+                       " J); the solve may be inaccurate: try physics.solver = 'direct' or a "
+                       "smaller physics.rtol")
+    excess = problem.max_principle_excess()
+    if excess is not None and excess > problem.max_principle_tolerance():
+        lo, hi = problem.bounds
+        LOGGER.warning(f"warning: the temperature left [{lo:.6g}, {hi:.6g}] K (initial, fixed "
+                       f"and ambient temperatures; no sources) by {excess:.3g} K: a maximum-"
+                       "principle violation from the mesh (elongated hexahedra at a sudden hot "
+                       "spot) or physics.mass_lumping = false; refine in-plane near the hot spot")
 
 
 def figures_on_rank0(folder: Path, comm, what: str | None = None) -> list[Path]:
@@ -278,6 +308,10 @@ def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_ti
         "factorizations": problem.factorizations,
         "linear_iterations": iterations,
         "solver": case.physics.solver,
+        "scheme": case.physics.scheme,
+        "positivity_fallback_steps": problem.fallback_steps,
+        "energy_balance": _energy_summary(problem.energy_balance()),
+        "max_principle": _max_principle_summary(problem),
         "initial_temperature_K": case.physics.initial_temperature,
         "reference_temperature_K": t_ref,
         "geometry": {"kind": case.geometry.kind,
@@ -286,3 +320,19 @@ def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_ti
                      "cells_per_layer": geometry.info.get("cells_per_layer", {})},
         "probes": results,
     }
+
+
+def _energy_summary(balance: dict) -> dict:
+    """summary.json's energy balance: stored heat, what was put in, their drift."""
+    keys = ("stored_J", "net_input_J", "loads_J", "fixed_temperature_J", "drift_J", "drift_rel")
+    return {k: balance[k] for k in keys}
+
+
+def _max_principle_summary(problem) -> dict | str:
+    excess = problem.max_principle_excess()
+    if excess is None:
+        return "not applicable (sources or heat fluxes)"
+    lo, hi = problem.bounds
+    return {"bounds_K": [lo, hi], "excess_K": excess,
+            "tolerance_K": problem.max_principle_tolerance(),
+            "violated": bool(excess > problem.max_principle_tolerance())}

@@ -1,5 +1,8 @@
 """Time-step sequence: geometric growth from dt_initial to dt_max, landing exactly on targets.
 
+Without dt_max the steps grow without a cap (a step never exceeds the time left to the next
+target, so in practice the cap is the end time).
+
 With ``hold_steps = n`` the step is kept for n steps and then multiplied by growth**n (the same
 average growth), so a direct solver re-factorizes n times less often.
 
@@ -19,7 +22,8 @@ class TimeStepper:
     def __init__(self, end: float, dt_initial: float, dt_max: float | None = None,
                  growth: float = 1.0, targets: list[float] = (), hold_steps: int = 1):
         self.end = float(end)
-        self.dt_max = float(dt_max if dt_max is not None else dt_initial)
+        # no dt_max: no cap other than the end time (the step is shortened to land on targets)
+        self.dt_max = float(dt_max) if dt_max is not None else math.inf
         self.growth = float(growth)
         self.hold_steps = int(hold_steps)
         merged: list[float] = []
@@ -53,16 +57,18 @@ class TimeStepper:
             self.dt_nominal = self._grown(self.dt_nominal)
 
     def _grown(self, dt: float) -> float:
-        """dt * growth**hold_steps, capped at dt_max (in logs: no overflow)."""
-        if math.log(self.dt_max / dt) <= self.hold_steps * math.log(self.growth):
-            return self.dt_max
+        """dt * growth**hold_steps, capped at dt_max and at the end time (in logs: no
+        overflow)."""
+        cap = self._cap
+        if math.log(cap / dt) <= self.hold_steps * math.log(self.growth):
+            return cap
         return dt * self.growth**self.hold_steps
 
     def estimate_steps(self, limit: int = 10**7) -> int:
         """Number of steps left (targets included); counting stops past ``limit``."""
         t, dt, n = self.t, self.dt_nominal, 0
         while t < self.end and n <= limit:
-            if dt >= self.dt_max:  # constant from here on
+            if dt >= self._cap:  # constant from here on
                 n += math.ceil((self.end - t) / dt)
                 break
             t += dt
@@ -70,6 +76,10 @@ class TimeStepper:
             if (self.step + n) % self.hold_steps == 0:
                 dt = self._grown(dt)
         return n + len([x for x in self.targets if x > self.t])
+
+    @property
+    def _cap(self) -> float:
+        return min(self.dt_max, self.end)
 
     def state(self) -> dict:
         return {"t": self.t, "dt_nominal": self.dt_nominal, "step": self.step}

@@ -80,3 +80,27 @@ def test_graded_division():
     assert r >= 1.0 and n <= 2000
     assert graded_division(4.5, 0.5, 0.5, 1.25) == (9, 1.0)
 
+
+
+def test_growth_without_dt_max_is_uncapped():
+    """No dt_max: the steps keep growing (they used to stay at dt_initial, silently ignoring
+    growth: 10,000 steps here); only the end time caps them."""
+    s = TimeStepper(1.0, 1e-4, growth=1.5)
+    assert s.estimate_steps() < 30
+    times, dts = _run(s)
+    assert times[-1] == 1.0 and len(times) < 30
+    assert dts[1] == pytest.approx(1.5e-4) and max(dts) > 0.1
+    assert all(b >= a for a, b in zip(dts[:-2], dts[1:-1], strict=False))  # last: shortened
+
+
+def test_growth_without_dt_max_huge_end_no_overflow():
+    s = TimeStepper(1e300, 1e-9, growth=10.0, hold_steps=4)
+    n = s.estimate_steps()
+    times, dts = _run(s)
+    assert times[-1] == 1e300 and len(times) == n - 1  # the end target is counted in n
+    assert max(dts) <= 1e300
+
+
+def test_no_growth_without_dt_max_is_constant():
+    times, dts = _run(TimeStepper(1.0, 0.25, growth=1.0))
+    assert times == [0.25, 0.5, 0.75, 1.0]

@@ -19,7 +19,7 @@ def test_volume_source_window(theta):
     q, t1, dt = 1e12, 3.05e-6, 2e-7  # W/m^3 in the Cu layer only, off inside step 16
     source = VolumeSource("s/l0", q, start=0.0, end=t1)
     problem = HeatProblem(geometry, 100.0, 3.4e6, initial_temperature=298.0,
-                          sources=[source], theta=theta)
+                          sources=[source], scheme="theta", theta=theta)
     energies = []
     for _ in range(30):
         problem.step(dt)

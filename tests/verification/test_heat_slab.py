@@ -42,7 +42,7 @@ def _slab_error(nz: int, dt: float, theta: float, bc: str, t_end: float = 0.2,
         cond = FixedTemperature("top", 0.0)
         terms = analytic.slab_fixed_terms(400)
     problem = HeatProblem(geometry, K, RC, initial_temperature=1.0, conditions=[cond],
-                          theta=theta, mass_lumping=lumped)
+                          scheme="theta", theta=theta, mass_lumping=lumped)
     n = round(t_end / dt)
     for _ in range(n):
         problem.step(dt)
