@@ -207,7 +207,7 @@ class OutputDir:
     def _check_partial(self, key: str, given: Path) -> None:
         partial = self.partial
         present = files_below(partial)
-        if not present and not any(p.is_file() for p in partial.rglob("*")):
+        if set(present) <= {MANIFEST + ".tmp"}:
             return  # killed between creating the folder and writing its manifest
         if read_manifest(partial) is None:
             raise CaseError(key, str(given), f"{partial.name} exists but is not a batteryfx "
@@ -276,7 +276,8 @@ def _remove_listed(folder: Path, files: list[str]) -> None:
     """Remove the listed files below ``folder`` (never following links), then the folders
     left empty by that, ``folder`` itself included; nothing else is touched."""
     dirs = set()
-    for rel in files:
+    # the manifest goes last: killed in here, the folder is still recognisably batteryfx's
+    for rel in sorted(files, key=lambda f: f.startswith(MANIFEST)):
         path = folder / rel
         if path.is_symlink() or path.is_file():
             path.unlink()

@@ -114,7 +114,11 @@ def _same_results(ref: Path, out: Path):
         np.testing.assert_allclose(p2[name], p1[name], rtol=1e-10, atol=0)
 
 
-@pytest.mark.parametrize("ranks,trials,seed", [(1, 6, 11), (2, 2, 12)])
+@pytest.mark.parametrize("ranks,trials,seed", [
+    (1, 6, 11), (2, 2, 12),
+    pytest.param(1, 30, 21, marks=pytest.mark.slow),
+    pytest.param(2, 10, 22, marks=pytest.mark.slow),
+])
 def test_killed_runs_recover_and_touch_nothing_else(reduced_coupon, tmp_path, ranks, trials,
                                                     seed):
     if ranks > 1 and not MPIEXEC.exists():  # pragma: no cover - the wheel brings mpiexec

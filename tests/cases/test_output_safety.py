@@ -43,6 +43,13 @@ def one_error_line(capfd, *needles):
         assert err == ""
 
 
+def expect_error(capfd, argv, *needles):
+    """``main(argv)`` exits 2 with one error line (rank 0) containing ``needles``."""
+    capfd.readouterr()
+    assert main(argv) == 2
+    one_error_line(capfd, *needles)
+
+
 def tree(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
@@ -58,14 +65,13 @@ def test_project_folder_with_a_resolved_case_is_never_replaced(reduced_coupon, s
     write(proj / "data" / "x.csv")
     before = tree(proj)
     monkeypatch.chdir(proj)
-    assert main(["run", "case.resolved.toml", "--out", ".", *FAST]) == 2
-    one_error_line(capfd, "current folder")
+    expect_error(capfd, ["run", "case.resolved.toml", "--out", ".", *FAST], "current folder")
     monkeypatch.chdir(shared_tmp)
-    assert main(["run", str(proj / "case.resolved.toml"), "--out", str(proj), *FAST]) == 2
-    one_error_line(capfd, "holds the case file")
+    expect_error(capfd, ["run", str(proj / "case.resolved.toml"), "--out", str(proj), *FAST],
+                 "holds the case file")
     # a folder with a case.resolved.toml (an old-style output, or a project) is not ours
-    assert main(["run", str(reduced_coupon), "--out", str(proj), *FAST]) == 2
-    one_error_line(capfd, "not a batteryfx output folder")
+    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(proj), *FAST],
+                 "not a batteryfx output folder")
     assert tree(proj) == before and (proj / "thesis.tex").read_text() == "precious"
     assert not (shared_tmp / "proj.partial").exists() and not (shared_tmp.parent /
                                                                 "proj.partial").exists()
@@ -79,8 +85,8 @@ def test_restart_never_deletes_a_user_folder(reduced_coupon, shared_tmp, capfd):
     assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "2",
                  *FAST]) == 0  # a requested stop is not an error
     write(out / "mine.txt", "x")
-    assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 2
-    one_error_line(capfd, "--restart", "not a batteryfx output folder")
+    expect_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST],
+                 "--restart", "not a batteryfx output folder")
     assert (out / "mine.txt").read_text() == "x"
     assert (shared_tmp / "r.partial" / "checkpoint" / "state.npz").exists()
     on0((out / "mine.txt").unlink)
@@ -109,8 +115,7 @@ def test_rerun_keeps_user_files_and_replaces_only_the_manifest(reduced_coupon, s
     assert "notes.txt" not in files and "fields/fields_0004.vtkhdf" not in files
     # a user file where batteryfx writes: refused before anything is written
     write(out / "figures" / "mine.png")
-    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 2
-    one_error_line(capfd, "figures/mine.png")
+    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST], "figures/mine.png")
     assert (out / "figures" / "mine.png").read_text() == "precious"
     assert not (shared_tmp / "o.partial").exists()
 
@@ -123,11 +128,10 @@ def test_partial_without_checkpoint_is_taken_over(reduced_coupon, shared_tmp, ca
     partial = shared_tmp / "p.partial"
     assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "2",
                  *FAST]) == 0
-    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 2
-    one_error_line(capfd, "--restart", "checkpoint at step 2")
+    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
+                 "--restart", "checkpoint at step 2")
     on0((partial / "checkpoint" / "state.npz").unlink)
-    assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 2
-    one_error_line(capfd, "no checkpoint")
+    expect_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST], "no checkpoint")
     assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
     assert (out / MANIFEST).exists() and not partial.exists()
     if comm.rank == 0:
@@ -143,12 +147,11 @@ def test_foreign_partial_folders_are_refused(reduced_coupon, shared_tmp, capfd):
     out = shared_tmp / "f"
     write(shared_tmp / "f.partial" / "thesis.tex")
     for args in (["--out", str(out)], ["--restart", str(out)]):
-        assert main(["run", str(reduced_coupon), *args, *FAST]) == 2
-        one_error_line(capfd, "f.partial", "not a batteryfx folder")
+        expect_error(capfd, ["run", str(reduced_coupon), *args, *FAST],
+                     "f.partial", "not a batteryfx folder")
     # ours, but a user put a file in it
     write(shared_tmp / "f.partial" / MANIFEST, json.dumps({"tool": "batteryfx", "files": []}))
-    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 2
-    one_error_line(capfd, "thesis.tex")
+    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST], "thesis.tex")
     assert (shared_tmp / "f.partial" / "thesis.tex").read_text() == "precious"
 
 
@@ -169,8 +172,7 @@ def test_plot_refuses_what_it_cannot_draw_honestly(reduced_coupon, shared_tmp, c
     assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "3",
                  *FAST]) == 0
     partial = shared_tmp / "q.partial"
-    assert main(["plot", str(partial)]) == 2
-    one_error_line(capfd, "unfinished run", "--partial")
+    expect_error(capfd, ["plot", str(partial)], "unfinished run", "--partial")
     capfd.readouterr()
     assert main(["plot", str(partial), "--partial"]) == 0
     err = capfd.readouterr().err
@@ -182,16 +184,12 @@ def test_plot_refuses_what_it_cannot_draw_honestly(reduced_coupon, shared_tmp, c
     case = (out / "case.resolved.toml").read_text()
     for garbage in ("garbage = 1\n", "", "title = [\n"):
         write(out / "case.resolved.toml", garbage)
-        assert main(["plot", str(out)]) == 2
-        one_error_line(capfd, "case.resolved.toml")
+        expect_error(capfd, ["plot", str(out)], "case.resolved.toml")
     write(out / "case.resolved.toml", case)
     on0((out / "summary.json").unlink)
-    assert main(["plot", str(out)]) == 2
-    one_error_line(capfd, "summary.json")
-    assert main(["plot", str(shared_tmp)]) == 2
-    one_error_line(capfd, "not a batteryfx output folder")
-    assert main(["plot", str(shared_tmp / "nope")]) == 2
-    one_error_line(capfd, "no such output folder")
+    expect_error(capfd, ["plot", str(out)], "summary.json")
+    expect_error(capfd, ["plot", str(shared_tmp)], "not a batteryfx output folder")
+    expect_error(capfd, ["plot", str(shared_tmp / "nope")], "no such output folder")
 
 
 def test_out_is_an_existing_file(reduced_coupon, tmp_path, capfd):
