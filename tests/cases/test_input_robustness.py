@@ -280,3 +280,31 @@ def test_reduce_default_and_dump_round_trip():
 def test_bundled_cases_validate(capfd):
     for name in bundled_cases():
         assert main(["validate", name]) == 0, capfd.readouterr().err
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("argv", [
+    validate("geometry.mesh_size=1e-300"),
+    validate("time.end=1e308"),
+    validate("title.x.y=1"),
+    validate('geometry.stacks[-1].name=x'),
+    validate('geometry.mesh_size="5,5 um"'),
+    validate("physics.initial_temperature=1e300"),
+    ["validate", "/tmp"],
+    ["validate", ""],
+    ["cases", "/etc/passwd"],
+    ["validate", "/dev/zero"],
+    ["run", CASE, "--stop-after-steps", "many"],
+])
+def test_once_per_run_not_once_per_rank(capfd, argv):
+    """Under mpiexec the error is printed by rank 0 only (one line), and every rank exits 2."""
+    from mpi4py import MPI
+
+    capfd.readouterr()
+    assert main(argv) == 2
+    err = capfd.readouterr().err
+    if MPI.COMM_WORLD.rank == 0:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("batteryfx: error:"), err
+    else:
+        assert err == "", err
