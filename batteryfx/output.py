@@ -24,7 +24,7 @@ import datetime
 import fnmatch
 import json
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from batteryfx.errors import CaseError
 from batteryfx.log import LOGGER
@@ -48,7 +48,12 @@ def final_of(path: Path) -> Path:
 
 
 def is_output_path(rel: str) -> bool:
-    """True when ``rel`` (a path relative to OUT, with '/') is one batteryfx writes."""
+    """True when ``rel`` (a path relative to OUT, with '/') is one batteryfx writes: it
+    matches OUTPUT_PATTERNS and stays inside OUT (no '..', not absolute)."""
+    parts = PurePosixPath(rel).parts
+    if not parts or rel.startswith("/") or "\\" in rel or any(p in ("..", ".") for p in parts) \
+            or "//" in rel:
+        return False
     return any(fnmatch.fnmatchcase(rel, p) for p in OUTPUT_PATTERNS)
 
 
@@ -64,8 +69,8 @@ def read_manifest(folder: Path) -> dict | None:
         return None
     if not isinstance(data, dict) or data.get("tool") != "batteryfx" \
             or not isinstance(data.get("files"), list) \
-            or not all(isinstance(f, str) for f in data["files"]):
-        return None
+            or not all(isinstance(f, str) and is_output_path(f) for f in data["files"]):
+        return None  # (a hand-edited list naming anything else is not trusted)
     return data
 
 
@@ -189,6 +194,7 @@ class OutputDir:
             return
         if not out.is_dir():
             raise CaseError(key, str(given), "exists and is not a folder; choose another")
+        _check_subdirs(key, given, out)
         manifest = read_manifest(out)
         present = files_below(out)
         if manifest is None:
@@ -209,6 +215,7 @@ class OutputDir:
         present = files_below(partial)
         if set(present) <= {MANIFEST + ".tmp"}:
             return  # killed between creating the folder and writing its manifest
+        _check_subdirs(key, given, partial)
         if read_manifest(partial) is None:
             raise CaseError(key, str(given), f"{partial.name} exists but is not a batteryfx "
                             f"folder (no {MANIFEST}); move it away")
@@ -272,6 +279,24 @@ class OutputDir:
         _remove_listed(partial, [MANIFEST])
 
 
+def _check_subdirs(key: str, given: Path, folder: Path) -> None:
+    """The folders batteryfx writes into must be real folders inside ``folder`` (a symbolic
+    link there would send its files elsewhere)."""
+    for sub in SUBDIRS:
+        path = folder / sub
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise CaseError(key, str(given), f"{folder.name}/{sub} is a link or a file, not a "
+                            "folder batteryfx made; move it away")
+
+
+def _inside(folder: Path, path: Path) -> bool:
+    """``path``'s folder, links resolved, is ``folder`` or below it (so removing ``path``
+    cannot reach outside through a linked folder)."""
+    root = folder.resolve()
+    parent = path.parent.resolve()
+    return parent == root or root in parent.parents
+
+
 def _remove_listed(folder: Path, files: list[str]) -> None:
     """Remove the listed files below ``folder`` (never following links), then the folders
     left empty by that, ``folder`` itself included; nothing else is touched."""
@@ -279,6 +304,8 @@ def _remove_listed(folder: Path, files: list[str]) -> None:
     # the manifest goes last: killed in here, the folder is still recognisably batteryfx's
     for rel in sorted(files, key=lambda f: f.startswith(MANIFEST)):
         path = folder / rel
+        if not is_output_path(rel) or not _inside(folder, path):
+            continue
         if path.is_symlink() or path.is_file():
             path.unlink()
         parent = Path(rel).parent

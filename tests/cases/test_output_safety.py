@@ -199,3 +199,32 @@ def test_out_is_an_existing_file(reduced_coupon, tmp_path, capfd):
     assert "not a folder" in capfd.readouterr().err
     assert target.read_text() == "precious"
     assert not (tmp_path / "file.txt.partial").exists()
+
+
+def test_a_hand_edited_manifest_cannot_reach_outside(reduced_coupon, tmp_path, capfd):
+    """A manifest naming '../x', an absolute path or a non-output file is not trusted (the
+    folder is then not a batteryfx output), and a linked fields/ folder is refused: no file
+    outside OUT is removed or written."""
+    out = tmp_path / "o"
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    manifest = json.loads((out / MANIFEST).read_text())
+    good = dict(manifest)
+    for bad in ("../victim.txt", str(victim), "fields/../../victim.txt", "notes.txt"):
+        (out / MANIFEST).write_text(json.dumps({**manifest, "files": manifest["files"] + [bad]}))
+        expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
+                     "not a batteryfx output folder")
+        assert victim.read_text() == "precious"
+    (out / MANIFEST).write_text(json.dumps(good))
+    elsewhere = tmp_path / "data"
+    elsewhere.mkdir()
+    (elsewhere / "fields_0000.vtkhdf").write_text("precious")
+    import shutil
+
+    shutil.rmtree(out / "fields")
+    (out / "fields").symlink_to(elsewhere, target_is_directory=True)
+    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
+                 "fields is a link")
+    assert (elsewhere / "fields_0000.vtkhdf").read_text() == "precious"
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["fields_0000.vtkhdf"]
