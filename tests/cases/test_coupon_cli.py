@@ -59,6 +59,7 @@ def test_run_and_plot(reduced_coupon, shared_tmp, capfd):
         assert v.min() >= 298.0 - 1e-9 and v.max() <= 473.0 + 1e-6
         assert np.all(np.diff(v) >= -1e-9)  # heating only
     # plot again from the outputs alone
+    comm.Barrier()  # (every rank has checked the files above)
     for f in (out / "figures").glob("*.png"):
         if comm.rank == 0:
             f.unlink()

@@ -142,13 +142,19 @@ def test_killed_runs_recover_and_touch_nothing_else(reduced_coupon, tmp_path, ra
         shutil.copytree(ref_box / "OUT", box / "OUT")
         (box / "OUT" / "notes.txt").write_text("the user's file inside OUT")
         outside = _snapshot(box, {"OUT", "OUT.partial"})
-        # the first trial dies as soon as OUT.partial exists (before the first checkpoint);
-        # serially the second while Python starts; the others anywhere. On 2 ranks the last
-        # kill hits one rank only.
-        early = trial == 1 and ranks == 1
-        delay = None if trial == 0 else (0.05 if early else rng.uniform(0.1, 1.0)) * full
-        one_rank = ranks > 1 and trial == trials - 1
-        killed += _kill_trial(cli, case, box, delay, one_rank=one_rank)
+        # trial 0 dies as soon as OUT.partial exists (before the first checkpoint); trial 1
+        # serially while Python starts, on 2 ranks by killing one rank mid-run; the others
+        # anywhere
+        one_rank = ranks > 1 and trial == 1
+        if trial == 0:
+            delay = None
+        elif trial == 1:
+            delay = (0.4 if one_rank else 0.05) * full
+        else:
+            delay = rng.uniform(0.1, 0.8) * full
+        hit = _kill_trial(cli, case, box, delay, one_rank=one_rank)
+        assert hit or trial > 1, "the first two kills must land"
+        killed += hit
         res = _recover(cli, case, box)
         assert res.returncode == 0, (trial, delay, res.stderr)
         assert not (box / "OUT.partial").exists()
@@ -158,4 +164,5 @@ def test_killed_runs_recover_and_touch_nothing_else(reduced_coupon, tmp_path, ra
         _same_results(ref_box / "OUT", box / "OUT")
         print(f"trial {trial}: kill after {delay if delay is not None else 'OUT.partial'} s, "
               f"recovered by {'--restart' if '--restart' in res.args else 'a fresh run'}")
-    assert killed >= trials - 1  # the kills did land (timing on a loaded machine may vary)
+    # the random kills did land too (a run may finish first when the machine is busy)
+    assert killed >= max(2, trials // 2), killed

@@ -19,7 +19,9 @@ FAST = ["--no-figures", "-q", "--set", 'time.end="20 us"', "--set",
 
 
 def on0(fn, *args):
-    """Run a file-system setup step on rank 0, then synchronise."""
+    """Run a file-system step on rank 0 once every rank got here (a rank may still be reading
+    what the step changes), then synchronise."""
+    comm.Barrier()
     if comm.rank == 0:
         fn(*args)
     comm.Barrier()
