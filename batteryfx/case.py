@@ -513,54 +513,27 @@ def _field_model_at(model: type[BaseModel], loc: tuple, data: Any) -> type[BaseM
 # --------------------------------------------------------------------------- cross checks
 def check_case(case: Case) -> None:
     """Checks across keys; each failure is one CaseError naming the key."""
-    from batteryfx.geometry.coupon import (
-        RESERVED,
-        bounding_boxes,
-        check_features,
-        estimate_cells,
-        layer_table,
-        marker_table,
-    )
+    from batteryfx.geometry_args import plan_case_geometry
     from batteryfx.materials import library
 
     lib = library()
     geo = case.geometry
-    seen_stacks: set[str] = set()
     for i, stack in enumerate(geo.stacks):
-        _check_name(f"geometry.stacks[{i}].name", stack.name, seen_stacks, RESERVED)
-        seen_layers: set[str] = set()
         for j, layer in enumerate(stack.layers):
-            key = f"geometry.stacks[{i}].layers[{j}]"
-            _check_name(f"{key}.name", layer.name, seen_layers, RESERVED)
             if layer.material not in lib:
                 raise CaseError(
-                    f"{key}.material", layer.material,
+                    f"geometry.stacks[{i}].layers[{j}].material", layer.material,
                     f"unknown material; the library has: {', '.join(sorted(lib))}",
                 )
-            if (layer.thickness is None) == (layer.z is None):
-                raise CaseError(key, layer.name, "give exactly one of thickness or z = [z0, z1]")
-            if layer.z is not None and not layer.z[1] > layer.z[0]:
-                raise CaseError(f"{key}.z", list(layer.z), "needs z1 > z0")
-        layer_table(stack, f"geometry.stacks[{i}]")  # raises on gaps and overlaps
-    if geo.hot_spot is not None:
-        cx, cy = geo.hot_spot.center or (geo.size[0] / 2, geo.size[1] / 2)
-        hx, hy = geo.hot_spot.size
-        mx, my = 1e-3 * geo.size[0], 1e-3 * geo.size[1]  # no sliver tiles at the edges
-        if not (cx - hx / 2 >= mx and cx + hx / 2 <= geo.size[0] - mx
-                and cy - hy / 2 >= my and cy + hy / 2 <= geo.size[1] - my):
-            raise CaseError(
-                "geometry.hot_spot", {"center": [cx, cy], "size": [hx, hy]},
-                f"the patch must lie inside the {geo.size[0]:g} x {geo.size[1]:g} m face, "
-                "at least 0.1 % of its size from the edges",
-            )
-    check_features(geo)  # features the mesher can resolve next to the model size
-    cells = estimate_cells(geo)
+    # names, layer table, hot spot, resolvable features: the builder's plan (no mesh)
+    _, plan = plan_case_geometry(geo)
+    cells = plan.cells
     if cells > MAX_CELLS:
         raise CaseError("geometry.mesh_size", geo.mesh_size,
                         f"would make about {cells:.3g} cells (limit {MAX_CELLS:.0e}); use "
                         "larger cells (mesh_size, hot_spot.mesh_size, max_cell_thickness)")
 
-    used = sorted({layer.material for stack in geo.stacks for layer in stack.layers})
+    used = sorted({row.material for row in plan.layers})
     for name, props in case.materials.items():
         if name not in lib:
             raise CaseError(
@@ -573,7 +546,7 @@ def check_case(case: Case) -> None:
         for prop, value in props.items():
             _check_property(f"materials.{name}.{prop}", prop, value)
 
-    table = marker_table(geo)
+    table = {n: (m.tags, m.dim) for n, m in plan.markers.items()}
     markers = {n: d for n, (_, d) in table.items()}
     facet_markers = {n for n, d in markers.items() if d == 2}
     cell_markers = {n for n, d in markers.items() if d == 3}
@@ -623,7 +596,7 @@ def check_case(case: Case) -> None:
         if ft > t.end * (1 + 1e-12):
             raise CaseError(f"outputs.field_times[{i}]", ft, f"must be <= time.end = {t.end} s")
 
-    boxes = bounding_boxes(geo)
+    boxes = plan.boxes
     names: set[str] = set()
     has_reference = any(isinstance(bc, TemperatureBC) for bc in case.boundary_conditions)
     for i, probe in enumerate(case.probes):
@@ -673,16 +646,6 @@ def _check_property(key: str, prop: str, value: Any) -> None:
                         f"(exclusive; {reason})")
     if not lo <= si <= hi:
         raise CaseError(key, value, f"must be within {_num(lo)} .. {_num(hi)}{unit} ({reason})")
-
-
-def _check_name(key: str, name: str, seen: set[str], reserved: set[str]) -> None:
-    """Stack and layer names: unique among their siblings, not a reserved marker name."""
-    if name in seen:
-        raise CaseError(key, name, "names must be unique (among stacks / layers of a stack)")
-    if name in reserved:
-        raise CaseError(key, name,
-                        f"reserved marker name; not one of {', '.join(sorted(reserved))}")
-    seen.add(name)
 
 
 def _inside(p, box, tol: float = 1e-12) -> bool:

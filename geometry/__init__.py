@@ -1,14 +1,44 @@
-"""Geometry builders (Gmsh on rank 0, then distributed). Each returns a :class:`Geometry`."""
+"""Geometry builders (Gmsh on rank 0, then distributed). Each returns a :class:`Geometry`.
 
-from batteryfx.geometry.base import Geometry, Layer, Marker
+:data:`BUILDERS` maps a geometry kind to its :class:`Builder`: the typed argument dataclass
+(``spec_type``), ``plan(spec)`` (markers, boxes, layer table, cell count; no mesh) and
+``build(spec, comm)``. Builders take no case objects; :mod:`batteryfx.geometry_args` turns a
+case's ``[geometry]`` section into a spec.
+"""
 
-__all__ = ["Geometry", "Layer", "Marker", "build_geometry"]
+from batteryfx.geometry import coupon
+from batteryfx.geometry.base import Box, Builder, Geometry, GeometryError, Layer, Marker, Plan
+
+__all__ = ["BUILDERS", "Box", "Builder", "Geometry", "GeometryError", "Layer", "Marker", "Plan",
+           "build_geometry", "plan_geometry"]
+
+#: geometry kind -> builder
+BUILDERS: dict[str, Builder] = {
+    "coupon": Builder("coupon", coupon.CouponSpec, coupon.plan, coupon.build),
+}
+
+
+def _builder(spec) -> Builder | None:
+    builder = BUILDERS.get(getattr(spec, "kind", None))
+    return builder if builder is not None and isinstance(spec, builder.spec_type) else None
+
+
+def plan_geometry(spec) -> Plan:
+    """What the builder of ``spec`` will make, without meshing (GeometryError if it cannot)."""
+    builder = _builder(spec)
+    if builder is None:
+        raise TypeError(f"not a geometry spec: {type(spec).__name__}")
+    return builder.plan(spec)
 
 
 def build_geometry(spec, comm) -> Geometry:
-    """Build the geometry a case's ``[geometry]`` section describes."""
-    if spec.kind == "coupon":
-        from batteryfx.geometry.coupon import build
+    """Build the geometry of a spec (e.g. a :class:`~batteryfx.geometry.coupon.CouponSpec`).
 
-        return build(spec, comm)
-    raise ValueError(f"unknown geometry kind {spec.kind!r}")  # pragma: no cover (schema)
+    A case's ``[geometry]`` section is accepted too, as a convenience for scripts and tests:
+    it goes through :func:`batteryfx.geometry_args.build_case_geometry` (errors as CaseError)."""
+    builder = _builder(spec)
+    if builder is None:
+        from batteryfx.geometry_args import build_case_geometry
+
+        return build_case_geometry(spec, comm)
+    return builder.build(spec, comm)

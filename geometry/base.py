@@ -1,11 +1,41 @@
-"""The Geometry record every builder returns and every solver takes."""
+"""The Geometry record every builder returns and every solver takes, the plan a builder makes
+without meshing (what validation needs), the registry entry of a builder and its error type.
+
+A builder (one module per geometry family, e.g. :mod:`batteryfx.geometry.coupon`) provides a
+frozen dataclass of typed arguments (its ``Spec``), ``plan(spec) -> Plan`` (markers, bounding
+boxes, layer table and a cell estimate, no mesh) and ``build(spec, comm) -> Geometry``. It takes
+no case objects and raises :class:`GeometryError`, whose ``field`` names the spec field at fault
+(``stacks[0].layers[1].z``); the shell (:mod:`batteryfx.geometry_args`) turns a case section
+into a spec and a GeometryError back into a CaseError naming the case key.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import dolfinx
 import numpy as np
+
+from batteryfx.errors import BatteryfxError
+
+#: an axis-aligned box ((x0, y0, z0), (x1, y1, z1)) in metres
+Box = tuple[tuple[float, float, float], tuple[float, float, float]]
+
+
+class GeometryError(BatteryfxError):
+    """Builder arguments a builder cannot mesh, or a mesher failure.
+
+    ``field`` is the path of the offending argument in the builder's spec (e.g.
+    ``stacks[0].layers[1].z``, ``hot_spot.size``; "" when no single argument is at fault) and
+    ``value`` its value; the message says what is allowed. Exit code 2 (bad input)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, field: str = "", value: object = None):
+        self.field, self.value, self.reason = field, value, message
+        super().__init__(f"{field}: {message}" if field else message)
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,8 @@ class Geometry:
     markers: dict[str, Marker]
     layers: list[Layer] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    #: bounding box of each stack (or part) by name, in metres
+    boxes: dict[str, Box] = field(default_factory=dict)
 
     def entities(self, name: str) -> np.ndarray:
         """Local indices of the mesh entities (cells or facets) of a marker."""
@@ -57,3 +89,26 @@ class Geometry:
     def num_cells_global(self) -> int:
         imap = self.mesh.topology.index_map(self.mesh.topology.dim)
         return imap.size_global
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a builder will make, computed without meshing (fast for any size): the markers
+    (name -> tags, dim), the bounding box of each stack, the layer table and the number of
+    cells (an estimate at most ``MAX_ESTIMATE`` of the builder)."""
+
+    markers: dict[str, Marker]
+    boxes: dict[str, Box]
+    layers: tuple[Layer, ...]
+    cells: int
+
+
+@dataclass(frozen=True)
+class Builder:
+    """A registry entry (:data:`batteryfx.geometry.BUILDERS`): the spec type of a geometry
+    kind, ``plan(spec) -> Plan`` and ``build(spec, comm) -> Geometry``."""
+
+    kind: str
+    spec_type: type
+    plan: Callable[[Any], Plan]
+    build: Callable[[Any, Any], Geometry]

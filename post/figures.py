@@ -12,7 +12,29 @@ import numpy as np
 from batteryfx.fields import read_series
 from batteryfx.post.probes import read_probes
 
-UM = 1e6  # figures are drawn in micrometres
+#: length units of the figures, smallest first: (name, metres)
+LENGTH_UNITS = (("nm", 1e-9), ("um", 1e-6), ("mm", 1e-3), ("m", 1.0))
+
+
+def length_unit(extent_m: float) -> tuple[str, float]:
+    """(name, metres) of the unit in which a model of size ``extent_m`` reads below 1000
+    (a 24 um coupon in um, a 58 mm pouch in mm, a 2 m module in m)."""
+    for name, scale in LENGTH_UNITS:
+        if extent_m / scale < 1000:
+            return name, scale
+    return LENGTH_UNITS[-1]
+
+
+def model_extent(boxes: dict, bounds=None) -> float:
+    """Largest side (m) of the box around all stack boxes (``stack_boxes_m`` of summary.json),
+    else of ``bounds`` (xmin, xmax, ymin, ymax, zmin, zmax; m)."""
+    if boxes:
+        lo = np.min([b[0] for b in boxes.values()], axis=0)
+        hi = np.max([b[1] for b in boxes.values()], axis=0)
+        return float(np.max(hi - lo))
+    if bounds is not None:
+        return float(np.max(np.ptp(np.asarray(bounds, dtype=float).reshape(3, 2), axis=1)))
+    return 1.0
 
 
 def make_figures(out: Path) -> list[Path]:
@@ -50,15 +72,14 @@ def _offscreen() -> None:
 
 
 def _read_vtkhdf(path: Path):
+    """The saved fields of one time as a PyVista grid (coordinates in metres)."""
     import pyvista as pv
     import vtk
 
     reader = vtk.vtkHDFReader()
     reader.SetFileName(str(path))
     reader.Update()
-    grid = pv.wrap(reader.GetOutput())
-    grid.points = grid.points * UM
-    return grid
+    return pv.wrap(reader.GetOutput())
 
 
 def cut_plane_figure(out: Path, case: dict, summary: dict, series) -> Path:
@@ -75,17 +96,22 @@ def cut_plane_figure(out: Path, case: dict, summary: dict, series) -> Path:
     t0 = case["physics"]["initial_temperature"]
     t_ref = summary.get("reference_temperature_K")
     grids = [_read_vtkhdf(out / "fields" / files[t]) for t in times]
+    unit, metres = length_unit(model_extent(boxes, grids[0].bounds))
+    scale = 1.0 / metres  # figures are drawn in `unit`
+    for grid in grids:
+        grid.points = grid.points * scale
     lo = min(float(g["temperature"].min()) for g in grids)
     hi = max(float(g["temperature"].max()) for g in grids)
     clim = [min(t0, lo), max(t_ref or hi, hi)]
     origin = fig.get("cut_origin")
     if origin is None and boxes:  # the middle of the first stack (not the gap between two)
         lo, hi = next(iter(boxes.values()))
-        origin = [(a + b) / 2 * UM for a, b in zip(lo, hi, strict=True)]
+        origin = [(a + b) / 2 * scale for a, b in zip(lo, hi, strict=True)]
     elif origin is None:
         origin = list(np.array(grids[0].bounds).reshape(3, 2).mean(axis=1))
     else:
-        origin = [o * UM for o in origin]
+        origin = [o * scale for o in origin]
+    axis = "xyz".index(normal)
     plotter = pv.Plotter(off_screen=True, shape=(len(times), 1),
                          window_size=(1400, 330 * len(times)), border=False)
     for row, (t, grid) in enumerate(zip(times, grids, strict=True)):
@@ -97,8 +123,11 @@ def cut_plane_figure(out: Path, case: dict, summary: dict, series) -> Path:
                                           "position_x": 0.9, "position_y": 0.1})
         plotter.add_mesh(cut.extract_feature_edges(), color="grey", line_width=1)
         plotter.add_text(f"t = {t:.3g} s", position="upper_left", font_size=11, color="black")
+        plotter.add_text(f"cut {normal} = {origin[axis]:.4g} {unit}; lengths in {unit}",
+                         position="lower_left", font_size=8, color="grey")
         for name, (blo, bhi) in boxes.items():
-            centre = [(blo[0] + bhi[0]) / 2 * UM, (blo[1] + bhi[1]) / 2 * UM, bhi[2] * UM]
+            centre = [(blo[0] + bhi[0]) / 2 * scale, (blo[1] + bhi[1]) / 2 * scale,
+                      bhi[2] * scale]
             if normal == "y":
                 centre[1] = origin[1]
             plotter.add_point_labels([centre], [name], font_size=12, point_size=1,

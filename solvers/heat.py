@@ -57,11 +57,17 @@ the residual of the unconstrained equations on the constrained rows);
 :meth:`HeatProblem.max_principle_excess` is how far T left the data's temperature range (when
 that bound applies). :meth:`HeatProblem.state` / :meth:`HeatProblem.restore` carry all of this
 (and the start-up and counters) through a checkpoint.
+
+PETSc options: the linear solver has the stable options prefix ``heat_``
+(:data:`OPTIONS_PREFIX`). batteryfx's defaults for ``solver`` (:data:`SOLVERS`) go into the
+options database only where the user has not set the option, so ``-heat_...`` options set
+before the problem is created win (``PETSC_OPTIONS="-heat_ksp_monitor -heat_ksp_type cg"``);
+:meth:`HeatProblem.destroy` removes batteryfx's defaults again and leaves the user's.
 """
 
 from __future__ import annotations
 
-import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from mpi4py import MPI
@@ -74,8 +80,16 @@ from dolfinx.fem import petsc as fem_petsc
 
 from batteryfx.errors import PhysicsViolation, SolverDiverged
 from batteryfx.geometry import Geometry
+from batteryfx.log import LOGGER
 
-_ids = itertools.count()
+#: PETSc options prefix of every HeatProblem's linear solver (KSP). Options given in the PETSc
+#: options database before the problem is created win over batteryfx's defaults, e.g.
+#: ``PETSC_OPTIONS="-heat_ksp_monitor -heat_ksp_type cg -heat_pc_type jacobi"``.
+OPTIONS_PREFIX = "heat_"
+#: options batteryfx put into the database: full name -> (number of live problems that set
+#: it, the value set). An option under the prefix that is not here, or whose value in the
+#: database differs, is the user's: never overwritten or removed
+_DEFAULTS_SET: dict[str, tuple[int, str]] = {}
 
 #: time schemes of :class:`HeatProblem`
 SCHEMES = ("tr_bdf2", "theta")
@@ -105,6 +119,62 @@ def solver_options(kind: str, rtol: float) -> dict[str, str | float]:
     if opts["ksp_type"] != "preonly":
         opts.update({"ksp_rtol": rtol, "ksp_atol": 0.0, "ksp_max_it": 10000})
     return opts
+
+
+def _set_defaults(prefix: str, defaults: dict) -> tuple[list[str], dict[str, str]]:
+    """Put ``defaults`` (keys without the prefix) into the PETSc options database where the
+    user has not set them; returns (names batteryfx set, {key: value} of every option under
+    the prefix that the user set)."""
+    opts = PETSc.Options()
+    user = {name.removeprefix(prefix): value for name, value in opts.getAll().items()
+            if name.startswith(prefix) and not _is_default(name, value)}
+    owned = []
+    for key, value in defaults.items():
+        if key in user:
+            continue
+        name = prefix + key
+        opts[name] = value
+        count = _DEFAULTS_SET[name][0] if name in _DEFAULTS_SET else 0
+        _DEFAULTS_SET[name] = (count + 1, opts.getString(name))
+        owned.append(name)
+    return owned, user
+
+
+def _is_default(name: str, value: str | None) -> bool:
+    """Whether the database's ``value`` of ``name`` is the one batteryfx put there."""
+    return name in _DEFAULTS_SET and _DEFAULTS_SET[name][1] == value
+
+
+def _unset_defaults(names: list[str]) -> None:
+    """Remove the defaults of one problem again (those no other live problem set)."""
+    opts = PETSc.Options()
+    for name in names:
+        if name not in _DEFAULTS_SET:
+            continue
+        count, value = _DEFAULTS_SET[name]
+        if count > 1:
+            _DEFAULTS_SET[name] = (count - 1, value)
+            continue
+        del _DEFAULTS_SET[name]
+        if opts.hasName(name) and opts.getString(name) == value:  # else the user's by now
+            opts.delValue(name)
+
+
+@contextmanager
+def _without_defaults_of_others(prefix: str, mine: list[str]):
+    """Hide the defaults other live problems set (and this one did not) while this problem
+    reads the database, so that no option leaks from one problem into another."""
+    opts = PETSc.Options()
+    hidden = {name: value for name, (_, value) in _DEFAULTS_SET.items()
+              if name.startswith(prefix) and name not in mine and opts.hasName(name)
+              and opts.getString(name) == value}
+    for name in hidden:
+        opts.delValue(name)
+    try:
+        yield
+    finally:
+        for name, value in hidden.items():
+            opts[name] = value
 
 
 @dataclass(frozen=True)
@@ -296,15 +366,21 @@ class HeatProblem:
         self._us = self._new_vector()  # TR-BDF2 stage value / fallback sub-step
         self._y = self._new_vector()  # TR-BDF2: c1 U* - c2 T^n
         self._load_vec, self._load_vec1 = self._new_vector(), self._new_vector()
-        self.prefix = f"batteryfx_heat_{next(_ids)}_"
+        # linear solver: batteryfx's defaults for ``solver`` under the stable prefix "heat_",
+        # overridden by the user's -heat_... options (kept in the database until destroy(),
+        # since some are read only when the solver is set up)
+        self.prefix = OPTIONS_PREFIX
         self.ksp = PETSc.KSP().create(mesh.comm)
         self.ksp.setOptionsPrefix(self.prefix)
-        opts = PETSc.Options()
-        self.options = solver_options(solver, rtol)
-        for key, value in self.options.items():
-            opts[self.prefix + key] = value
-        self.ksp.setFromOptions()
-        if self.options["ksp_type"] != "preonly":
+        self.options = solver_options(solver, rtol)  # batteryfx's defaults
+        self._options_set, self.user_options = _set_defaults(self.prefix, self.options)
+        with _without_defaults_of_others(self.prefix, self._options_set):
+            self.ksp.setFromOptions()
+        if self.user_options:
+            LOGGER.info("PETSc options of the heat solver from the user: " + " ".join(
+                f"-{self.prefix}{k}" + ("" if v is None else f" {v}")
+                for k, v in self.user_options.items()))
+        if self.ksp.getType() != PETSc.KSP.Type.PREONLY:
             self.ksp.setInitialGuessNonzero(True)  # the last step's T is a good guess
         # the positivity safeguard needs the lumped mass (with the consistent mass no scheme
         # keeps the maximum principle: it would redo every step at first order)
@@ -629,13 +705,13 @@ class HeatProblem:
                     self._y, self._load_vec, self._load_vec1, self._shifted,
                     self._constant_load, *[v for v, _ in self._timed_loads]):
             obj.destroy()
-        opts = PETSc.Options()
-        for key in self.options:
-            opts.delValue(self.prefix + key)
+        _unset_defaults(self._options_set)  # the user's own options stay
+        self._options_set = []
 
 
 __all__ = [
     "MAX_PRINCIPLE_RTOL",
+    "OPTIONS_PREFIX",
     "SCHEMES",
     "Convection",
     "FixedTemperature",

@@ -8,29 +8,19 @@ import numpy as np
 import ufl
 from dolfinx import fem
 
-from batteryfx.case import CouponGeometry
 from batteryfx.geometry import build_geometry
+from batteryfx.geometry.coupon import CouponLayer, CouponSpec, CouponStack
 
 
 def column(layers: list[tuple[str, float, int]], width: float = 0.25, comm=MPI.COMM_WORLD):
     """A 1D-through-thickness column: one hexahedron in-plane, ``layers`` = (material,
-    thickness m, cells) bottom-up. Markers: bottom (z = 0), top, sides, stack/layer_i."""
-    spec = CouponGeometry.model_validate(
-        {
-            "kind": "coupon",
-            "size": [width, width],
-            "mesh_size": width,
-            "stacks": [
-                {
-                    "name": "s",
-                    "layers": [
-                        {"name": f"l{i}", "material": m, "thickness": t, "cells": n}
-                        for i, (m, t, n) in enumerate(layers)
-                    ],
-                }
-            ],
-        }
-    )
+    thickness m, cells) bottom-up. Markers: bottom (z = 0), top, sides, s/l0, s/l1, ..."""
+    rows, top = [], 0.0
+    for i, (m, t, n) in enumerate(layers):
+        rows.append(CouponLayer(f"l{i}", m, top, top + t, n))
+        top += t
+    spec = CouponSpec(size=(width, width), mesh_size=width,
+                      stacks=(CouponStack("s", tuple(rows)),))
     return build_geometry(spec, comm)
 
 
