@@ -144,8 +144,7 @@ def _dispatch(args, comm) -> int:
                 out(result.message)
             return 0
         out(f"results: {result.out}")
-        figs = sorted((result.out / "figures").glob("*.png"))
-        for f in figs:
+        for f in result.figures:
             out(f"figure:  {f}")
         return 0
     if args.command == "validate":
@@ -158,8 +157,12 @@ def _dispatch(args, comm) -> int:
             f"{len(case.probes)} probes, end time {case.time.end:g} s)")
         return 0
     if args.command == "plot":
+        from batteryfx import check_dolfinx
         from batteryfx.output import check_plottable
         from batteryfx.run import figures_on_rank0
+
+        check_dolfinx()  # imported on every rank: PETSc's start-up is collective
+        import batteryfx.geometry  # noqa: F401  (what validating the saved case imports)
 
         folder = Path(args.out)
         note = check_plottable(folder, args.partial, comm)

@@ -24,6 +24,7 @@ import datetime
 import fnmatch
 import json
 import os
+import socket
 from pathlib import Path, PurePosixPath
 
 from batteryfx.errors import CaseError
@@ -33,10 +34,19 @@ from batteryfx.parallel import on_rank0
 SUBDIRS = ("fields", "figures", "checkpoint")
 MANIFEST = "batteryfx-manifest.json"
 #: Paths (relative to OUT, fnmatch patterns) that batteryfx writes.
-OUTPUT_PATTERNS = (MANIFEST, MANIFEST + ".tmp", "case.resolved.toml", "summary.json",
-                   "summary.json.tmp", "probes.csv", "probes.csv.tmp", "log.txt", "fields/*",
-                   "figures/*", "checkpoint/*")
+LOCK = "batteryfx.lock"
+#: The files batteryfx writes (paths relative to OUT, fnmatch patterns; [0-9] is one digit).
+#: A new output file or figure must be added here, or runs refuse to write it over a file.
+TOP_FILES = (MANIFEST, MANIFEST + ".tmp", LOCK, "case.resolved.toml", "summary.json",
+             "summary.json.tmp", "probes.csv", "probes.csv.tmp", "log.txt")
+OUTPUT_PATTERNS = (*TOP_FILES,
+                   "fields/fields_[0-9][0-9][0-9][0-9].vtkhdf",
+                   "fields/fields_[0-9][0-9][0-9][0-9][0-9].vtkhdf",
+                   "fields/fields.vtkhdf.series", "fields/fields.vtkhdf.series.tmp",
+                   "figures/temperature_cut_[xyz].png", "figures/probes.png",
+                   "checkpoint/state.npz", "checkpoint/state.tmp.npz")
 CHECKPOINT = Path("checkpoint") / "state.npz"
+_HELD_LOCKS: dict[str, int] = {}  # lock file -> open descriptor (rank 0 of a running run)
 
 
 def partial_of(out: Path) -> Path:
@@ -44,7 +54,8 @@ def partial_of(out: Path) -> Path:
 
 
 def final_of(path: Path) -> Path:
-    return path.with_name(path.name.removesuffix(".partial"))
+    name = path.name.removesuffix(".partial")
+    return path.with_name(name) if name else path.parent  # ("/" and ".partial": no name)
 
 
 def is_output_path(rel: str) -> bool:
@@ -94,15 +105,33 @@ def record_files(folder: Path, paths: list[Path]) -> None:
     write_manifest(folder, manifest.get("state", "complete"), manifest["files"] + rel)
 
 
-def files_below(folder: Path) -> list[str]:
-    """Every file (or symlink) below ``folder``, relative, with '/' separators; symlinked
-    folders are not followed."""
+def files_below(folder: Path, with_dirs: bool = False) -> list[str]:
+    """Every file (or symbolic link) below ``folder``, relative, with '/' separators (and
+    every folder too with ``with_dirs``); linked folders are not followed."""
     out = []
     for root, dirs, files in os.walk(folder, followlinks=False):
         rel_root = Path(root).relative_to(folder)
         out += [(rel_root / f).as_posix() for f in files]
-        out += [(rel_root / d).as_posix() for d in dirs if (Path(root) / d).is_symlink()]
+        out += [(rel_root / d).as_posix() for d in dirs
+                if with_dirs or (Path(root) / d).is_symlink()]
     return sorted(out)
+
+
+def _not_ours(folder: Path, listed: set[str] | None) -> list[str]:
+    """Entries below ``folder`` batteryfx would write over or remove but did not write: links
+    and folders at output paths, and (when ``listed`` is given) unlisted files at output paths;
+    with ``listed`` None (a .partial), anything that is not an output path."""
+    bad = []
+    for rel in files_below(folder, with_dirs=True):
+        path = folder / rel
+        if rel in SUBDIRS and path.is_dir() and not path.is_symlink():
+            continue
+        if listed is None:
+            if not is_output_path(rel) or path.is_symlink() or path.is_dir():
+                bad.append(rel)
+        elif is_output_path(rel) and (path.is_symlink() or path.is_dir() or rel not in listed):
+            bad.append(rel)
+    return bad
 
 
 def describe_checkpoint(partial: Path) -> str:
@@ -141,6 +170,9 @@ class OutputDir:
 
     def __init__(self, out: Path, comm, restart: bool = False, case_path: Path | None = None):
         self.out = final_of(Path(os.path.abspath(out)))
+        if not self.out.name:  # "/" or ".partial": nothing to name the .partial after
+            raise CaseError("--restart" if restart else "--out", str(out), "name the output "
+                            "folder itself (not the root or a .partial folder), e.g. out/NAME")
         self.partial = partial_of(self.out)
         self.comm = comm
         self.restart = restart
@@ -151,6 +183,10 @@ class OutputDir:
     def _check(self, given: Path, case_path: Path | None) -> str | None:
         key = "--restart" if self.restart else "--out"
         out, partial = self.out, self.partial
+        named_partial = str(given).rstrip("/").endswith(".partial")
+        if not out.name or out.name.startswith(".") or (named_partial and not self.restart):
+            raise CaseError(key, str(given), "name the output folder itself (not a .partial "
+                            "folder, a hidden name or the root), e.g. out/NAME")
         cwd = Path.cwd().resolve()
         real = out.resolve() if out.exists() else out
         if real == cwd or real in cwd.parents:
@@ -165,17 +201,18 @@ class OutputDir:
         if partial.is_symlink() or (partial.exists() and not partial.is_dir()):
             raise CaseError(key, str(given), f"{partial.name} exists and is not a folder "
                             "batteryfx made; move it away")
+        if partial.exists():
+            self._check_partial(key, given)
+            self._lock(key, given)  # held until the run ends: no second run writes here
         if self.restart:
             if not partial.exists():
                 raise CaseError(key, str(given), f"no interrupted run to continue "
                                 f"({partial.name} does not exist); start it without --restart")
-            self._check_partial(key, given)
             if not (partial / CHECKPOINT).exists():
                 raise CaseError(key, str(given), f"{partial.name} has no checkpoint (the run "
                                 "stopped before its first one); start it afresh with --out")
             return f"{partial.name}: {describe_checkpoint(partial)}"
         if partial.exists():
-            self._check_partial(key, given)
             if (partial / CHECKPOINT).exists():
                 raise CaseError(key, str(given), f"{partial.name} is an interrupted run with "
                                 f"{describe_checkpoint(partial)}; continue it with --restart "
@@ -183,6 +220,35 @@ class OutputDir:
             self.takeover = True
             return f"{partial.name}: an interrupted run with no checkpoint; starting afresh"
         return None
+
+    def _lock(self, key: str, given: Path) -> None:
+        """An exclusive lock on OUT.partial/batteryfx.lock, held by rank 0 for the rest of the
+        run (the operating system drops it when the process ends, kill -9 included): a second
+        run into the same OUT is refused while this one lives."""
+        import fcntl
+
+        path = self.partial / LOCK
+        old = _HELD_LOCKS.pop(str(path), None)
+        if old is not None:  # an earlier run of this process (runs in one process are serial)
+            os.close(old)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "a process"
+            os.close(fd)
+            raise CaseError(key, str(given), f"another batteryfx run ({holder}) is writing "
+                            f"{self.partial.name}; wait for it to end, or choose another "
+                            "folder") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        _HELD_LOCKS[str(path)] = fd
+        self._lock_path = path
+
+    def _unlock(self) -> None:
+        fd = _HELD_LOCKS.pop(str(getattr(self, "_lock_path", "")), None)
+        if fd is not None:
+            os.close(fd)
 
     def _check_final(self, key: str, given: Path) -> None:
         """OUT must be absent, an empty folder, or a batteryfx output (manifest) without user
@@ -200,11 +266,10 @@ class OutputDir:
         if manifest is None:
             if present or any(out.iterdir()):
                 raise CaseError(key, str(given), "exists and is not a batteryfx output folder "
-                                f"(no {MANIFEST}); nothing in it is replaced: choose another "
-                                "folder, or an empty one")
+                                f"(no valid {MANIFEST}); nothing in it is replaced: choose "
+                                "another folder, or an empty one")
             return
-        listed = set(manifest["files"]) | {MANIFEST}
-        clash = [f for f in present if f not in listed and is_output_path(f)]
+        clash = _not_ours(out, set(manifest["files"]) | {MANIFEST, LOCK})
         if clash:
             raise CaseError(key, str(given), f"holds {clash[0]!r}, which batteryfx did not write "
                             "but would overwrite; move it (files elsewhere in the folder are "
@@ -213,30 +278,45 @@ class OutputDir:
     def _check_partial(self, key: str, given: Path) -> None:
         partial = self.partial
         present = files_below(partial)
-        if set(present) <= {MANIFEST + ".tmp"}:
+        if set(present) <= {MANIFEST + ".tmp", LOCK} and not any(
+                (partial / f).is_symlink() for f in present):
             return  # killed between creating the folder and writing its manifest
         _check_subdirs(key, given, partial)
         if read_manifest(partial) is None:
             raise CaseError(key, str(given), f"{partial.name} exists but is not a batteryfx "
                             f"folder (no {MANIFEST}); move it away")
-        foreign = [f for f in present if not is_output_path(f)]
+        foreign = _not_ours(partial, None)
         if foreign:
             raise CaseError(key, str(given), f"{partial.name} holds {foreign[0]!r}, which "
                             "batteryfx did not write; move it away")
 
     # ------------------------------------------------------------------ writing (rank 0)
     def create(self) -> None:
-        """Make OUT.partial (replacing a .partial without a checkpoint when taking it over)."""
+        """Make OUT.partial (and OUT's parent folders), or take over a .partial without a
+        checkpoint (keeping its lock); the manifest is written first, so a .partial is always
+        recognisable."""
         def mkdirs():
             if self.takeover:
-                _remove_listed(self.partial, files_below(self.partial))
-            self.partial.mkdir(exist_ok=True)
-            if not self.restart:  # the manifest first: a .partial is always recognisable
+                _remove_listed(self.partial, [f for f in files_below(self.partial) if f != LOCK])
+            elif not self.restart:
+                self.out.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.partial.mkdir()
+                except FileExistsError:
+                    raise CaseError("--out", str(self.out), f"{self.partial.name} appeared "
+                                    "meanwhile (another run is starting there); wait for it or "
+                                    "choose another folder") from None
+                self._lock("--out", self.out)
+            if not self.restart:
                 write_manifest(self.partial, "partial", [])
             for sub in SUBDIRS:
                 (self.partial / sub).mkdir(exist_ok=True)
 
         on_rank0(self.comm, mkdirs, what=f"creating {self.partial}")
+
+    def release(self) -> None:
+        """Drop the lock on OUT.partial (a run stopped as asked; collective)."""
+        on_rank0(self.comm, self._unlock, what="releasing the lock")
 
     def __truediv__(self, name: str) -> Path:
         return self.partial / name
@@ -251,23 +331,24 @@ class OutputDir:
         out, partial = self.out, self.partial
         # the checkpoint moves first: killed in here, a .partial without it is taken over
         # by a fresh run instead of being restarted from a half-moved state
-        new = sorted((f for f in files_below(partial) if f != MANIFEST),
+        new = sorted((f for f in files_below(partial) if f not in (MANIFEST, LOCK)),
                      key=lambda f: (not f.startswith("checkpoint/"), f))
-        if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-            if out.exists():
-                out.rmdir()  # empty: nothing to lose
+        kept = f"; the results are kept in {partial}"
+        if not out.exists():  # one rename; the manifest lists the files before it
+            write_manifest(partial, "partial", new)
             os.replace(partial, out)
+            (out / LOCK).unlink(missing_ok=True)
             write_manifest(out, "complete", new)
+            self._unlock()
             return
         old = read_manifest(out)
-        if old is None:  # checked at the start; something changed OUT since
-            raise CaseError("--out", str(out), f"is no longer a batteryfx output folder; "
-                            f"the results are kept in {partial}")
-        listed = set(old["files"])
-        clash = [f for f in new if (out / f).exists() and f not in listed]
+        if old is None and any(out.iterdir()):  # checked at the start; OUT changed since
+            raise CaseError("--out", str(out), f"is no longer a batteryfx output folder{kept}")
+        listed = set(old["files"]) if old else set()
+        clash = _not_ours(out, listed | {MANIFEST, LOCK})
         if clash:
-            raise CaseError("--out", str(out), f"{clash[0]!r} appeared there during the run; "
-                            f"the results are kept in {partial}")
+            raise CaseError("--out", str(out), f"{clash[0]!r} appeared there during the run"
+                            + kept)
         # OUT keeps a manifest at every moment, so a crash here leaves a folder batteryfx
         # recognises (and does not take for finished)
         write_manifest(out, "replacing", sorted(listed | set(new)))
@@ -276,7 +357,8 @@ class OutputDir:
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             os.replace(partial / rel, out / rel)
         write_manifest(out, "complete", new)
-        _remove_listed(partial, [MANIFEST])
+        _remove_listed(partial, [MANIFEST, LOCK])
+        self._unlock()
 
 
 def _check_subdirs(key: str, given: Path, folder: Path) -> None:
@@ -337,9 +419,16 @@ def _check_plottable(folder: Path, allow_partial: bool) -> str | None:
     if manifest is None:
         raise CaseError("OUT", str(folder), f"not a batteryfx output folder (no {MANIFEST})")
     note = None
-    if manifest.get("state") != "complete" or folder.name.endswith(".partial"):
+    unfinished = manifest.get("state") != "complete" or folder.name.endswith(".partial")
+    listed = None if unfinished else set(manifest["files"]) | {MANIFEST, LOCK}
+    clash = _not_ours(folder, listed)
+    if clash:  # figures are drawn over output paths only: never over a file of the user's
+        raise CaseError("OUT", str(folder), f"holds {clash[0]!r}, which batteryfx did not "
+                        "write but would overwrite; move it")
+    if unfinished:
         what = (f"an unfinished run ({describe_checkpoint(folder)})"
-                if manifest.get("state") == "partial" else "an incomplete output folder")
+                if folder.name.endswith(".partial") else "an incomplete output folder (a run "
+                "stopped while finishing it; run the case into it again)")
         if not allow_partial:
             raise CaseError("OUT", str(folder), f"is {what}; finish it with `batteryfx run "
                             f"CASE --restart {final_of(folder)}`, or draw what it has with "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpi4py import MPI
@@ -30,6 +30,7 @@ class RunResult:
     summary: dict
     complete: bool = True
     message: str = ""
+    figures: list[Path] = field(default_factory=list)
 
 
 def materials_for(case: Case) -> dict[str, object]:
@@ -91,7 +92,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
         write_series,
         write_snapshot,
     )
-    from batteryfx.geometry import build_geometry
+    from batteryfx.geometry_args import build_case_geometry
     from batteryfx.probes import Probes
     from batteryfx.solvers.timestepping import TimeStepper
 
@@ -115,7 +116,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
                 f"{case.title}")
     log_found(outdir.found)
     t_geo = time.perf_counter()
-    geometry = build_geometry(case.geometry, comm)
+    geometry = build_case_geometry(case.geometry, comm)  # GeometryError -> CaseError
     problem = build_problem(case, geometry)
     probes = Probes(case.probes, geometry, problem.T)
     node_map = NodeMap(problem.V)
@@ -191,6 +192,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
             if bar is not None:
                 bar.close()
             problem.destroy()
+            outdir.release()
             message = (f"stopped after {steps_here} steps at t = {stepper.t:.6g} s as asked "
                        f"(checkpoint in {outdir.partial}); continue with: batteryfx run "
                        f"{case_path} --restart {outdir.out}")
@@ -216,11 +218,11 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
                 LOGGER.info(f"{name}: {key.removesuffix('_s').replace('_', ' ')} = {text}")
     problem.destroy()
     final = outdir.finalize()  # the results are complete: figures are drawn from OUT
-    if figures and case.figures.enabled:
-        for path in figures_on_rank0(final, comm):
-            LOGGER.info(f"figure: {path.name}")
+    drawn = figures_on_rank0(final, comm) if figures and case.figures.enabled else []
+    for path in drawn:
+        LOGGER.info(f"figure: {path.name}")
     LOGGER.info(f"done in {time.perf_counter() - wall0:.1f} s: {final}")
-    return RunResult(final, summary)
+    return RunResult(final, summary, figures=drawn)
 
 
 #: summary.json's energy_balance.drift_rel above this is reported as a warning (a direct
@@ -281,7 +283,6 @@ def _progress(stepper, enabled: bool):
 
 def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_time, outdir,
              dolfinx_version) -> dict:
-    from batteryfx.geometry.coupon import bounding_boxes
     from batteryfx.post.probes import probe_results, read_probes
 
     t_ref = reference_temperature(case)
@@ -316,7 +317,7 @@ def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_ti
         "reference_temperature_K": t_ref,
         "geometry": {"kind": case.geometry.kind,
                      "stack_boxes_m": {k: [list(lo), list(hi)]
-                                       for k, (lo, hi) in bounding_boxes(case.geometry).items()},
+                                       for k, (lo, hi) in geometry.boxes.items()},
                      "cells_per_layer": geometry.info.get("cells_per_layer", {})},
         "probes": results,
     }

@@ -116,10 +116,18 @@ def test_rerun_keeps_user_files_and_replaces_only_the_manifest(reduced_coupon, s
     files = json.loads((out / MANIFEST).read_text())["files"]
     assert "notes.txt" not in files and "fields/fields_0004.vtkhdf" not in files
     # a user file where batteryfx writes: refused before anything is written
-    write(out / "figures" / "mine.png")
-    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST], "figures/mine.png")
-    assert (out / "figures" / "mine.png").read_text() == "precious"
+    write(out / "figures" / "probes.png")
+    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
+                 "figures/probes.png")
+    assert (out / "figures" / "probes.png").read_text() == "precious"
     assert not (shared_tmp / "o.partial").exists()
+    on0((out / "figures" / "probes.png").unlink)
+    # ... and a user's file beside the figures is kept (and not called a figure)
+    write(out / "figures" / "mine.png")
+    capfd.readouterr()
+    assert main(["run", str(reduced_coupon), "--out", str(out), "-q"]) == 0
+    assert "mine.png" not in capfd.readouterr().out
+    assert (out / "figures" / "mine.png").read_text() == "precious"
 
 
 @pytest.mark.mpi
@@ -230,3 +238,70 @@ def test_a_hand_edited_manifest_cannot_reach_outside(reduced_coupon, tmp_path, c
                  "fields is a link")
     assert (elsewhere / "fields_0000.vtkhdf").read_text() == "precious"
     assert sorted(p.name for p in elsewhere.iterdir()) == ["fields_0000.vtkhdf"]
+
+
+def test_links_and_folders_where_batteryfx_writes_are_refused(reduced_coupon, tmp_path, capfd):
+    """From review: a link in OUT.partial (log.txt -> a user's file) made --restart append to
+    that file; a folder named summary.json failed after the whole run; a user's file in
+    OUT.partial/fields was deleted by a take-over. All refused up front now."""
+    user = tmp_path / "user.txt"
+    user.write_text("precious")
+    out = tmp_path / "o"
+    partial = tmp_path / "o.partial"
+    assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "2",
+                 *FAST]) == 0
+    (partial / "log.txt").unlink()
+    (partial / "log.txt").symlink_to(user)
+    expect_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST], "log.txt")
+    assert user.read_text() == "precious"
+    (partial / "log.txt").unlink()
+    (partial / "checkpoint" / "state.npz").unlink()
+    (partial / "fields" / "my_notes.txt").write_text("precious")
+    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
+                 "fields/my_notes.txt")
+    assert (partial / "fields" / "my_notes.txt").read_text() == "precious"
+    (partial / "fields" / "my_notes.txt").unlink()
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
+    (out / "summary.json").unlink()
+    (out / "summary.json").mkdir()
+    (out / "summary.json" / "notes.txt").write_text("precious")
+    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST], "summary.json")
+    assert (out / "summary.json" / "notes.txt").read_text() == "precious"
+
+
+def test_plot_never_draws_over_a_users_file(reduced_coupon, tmp_path, capfd):
+    out = tmp_path / "o"
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
+    (out / "figures").mkdir(exist_ok=True)
+    (out / "figures" / "probes.png").write_text("precious")  # not in the manifest
+    expect_error(capfd, ["plot", str(out)], "figures/probes.png")
+    assert (out / "figures" / "probes.png").read_text() == "precious"
+    (out / "figures" / "probes.png").unlink()
+    user = tmp_path / "mine.png"
+    user.write_text("precious")
+    (out / "figures" / "probes.png").symlink_to(user)
+    expect_error(capfd, ["plot", str(out)], "figures/probes.png")
+    assert user.read_text() == "precious"
+    (out / "figures" / "probes.png").unlink()
+    (out / "figures" / "my_plot.png").write_text("precious")  # not an output name: kept
+    assert main(["plot", str(out)]) == 0
+    assert (out / "figures" / "my_plot.png").read_text() == "precious"
+
+
+def test_folder_names_and_missing_parents(reduced_coupon, tmp_path, capfd, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for bad in ("/", "res.partial", ".partial", ".hidden"):
+        expect_error(capfd, ["run", str(reduced_coupon), "--out", bad, *FAST], "--out")
+    # the default out/NAME and a deeper --out are created with their parents
+    assert main(["run", str(reduced_coupon), *FAST]) == 0
+    assert (tmp_path / "out" / "coupon_reduced" / MANIFEST).exists()
+    assert main(["run", str(reduced_coupon), "--out", "a/b/OUT", *FAST]) == 0
+    assert (tmp_path / "a" / "b" / "OUT" / MANIFEST).exists()
+    # an output folder left with state "partial" (killed right after the final rename) is
+    # recognised: plot refuses it, a new run replaces it
+    out = tmp_path / "a" / "b" / "OUT"
+    manifest = json.loads((out / MANIFEST).read_text())
+    (out / MANIFEST).write_text(json.dumps({**manifest, "state": "partial"}))
+    expect_error(capfd, ["plot", str(out)], "incomplete output folder")
+    assert main(["run", str(reduced_coupon), "--out", "a/b/OUT", *FAST]) == 0
+    assert json.loads((out / MANIFEST).read_text())["state"] == "complete"
