@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import csv
 import datetime
+import errno
 import fnmatch
 import json
 import os
 import socket
+import stat
 from pathlib import Path, PurePosixPath
 
 from batteryfx.errors import CaseError
@@ -117,19 +119,29 @@ def files_below(folder: Path, with_dirs: bool = False) -> list[str]:
     return sorted(out)
 
 
-def _not_ours(folder: Path, listed: set[str] | None) -> list[str]:
-    """Entries below ``folder`` batteryfx would write over or remove but did not write: links
-    and folders at output paths, and (when ``listed`` is given) unlisted files at output paths;
-    with ``listed`` None (a .partial), anything that is not an output path."""
+def _odd(path: Path, in_place: bool) -> bool:
+    """Not a plain file batteryfx could have written: a link, folder, FIFO or device, or (when
+    the file would be written in place, ``in_place``) a file with other hard links."""
+    st = os.lstat(path)
+    return not stat.S_ISREG(st.st_mode) or (in_place and st.st_nlink > 1)
+
+
+def _not_ours(folder: Path, listed: set[str] | None, in_place: bool = False) -> list[str]:
+    """Entries below ``folder`` batteryfx would write over or remove but did not write: links,
+    folders and other non-files at output paths, and (when ``listed`` is given) unlisted files
+    at output paths; with ``listed`` None (a .partial), anything that is not an output path.
+    ``in_place``: also files with several hard links (appending to log.txt, or drawing a
+    figure over one, would change the other names' content too)."""
     bad = []
     for rel in files_below(folder, with_dirs=True):
         path = folder / rel
         if rel in SUBDIRS and path.is_dir() and not path.is_symlink():
             continue
+        odd = _odd(path, in_place)
         if listed is None:
-            if not is_output_path(rel) or path.is_symlink() or path.is_dir():
+            if not is_output_path(rel) or odd:
                 bad.append(rel)
-        elif is_output_path(rel) and (path.is_symlink() or path.is_dir() or rel not in listed):
+        elif is_output_path(rel) and (odd or rel not in listed):
             bad.append(rel)
     return bad
 
@@ -231,15 +243,27 @@ class OutputDir:
         old = _HELD_LOCKS.pop(str(path), None)
         if old is not None:  # an earlier run of this process (runs in one process are serial)
             os.close(old)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            raise CaseError(key, str(given), f"{self.partial.name}/{LOCK} cannot be opened "
+                            f"({exc.strerror}); move {self.partial.name} away") from None
+        if _odd(path, True):  # a FIFO, or a hard link to a file of the user's
+            os.close(fd)
+            raise CaseError(key, str(given), f"{self.partial.name}/{LOCK} is not a file "
+                            f"batteryfx made; move {self.partial.name} away")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 200).decode(errors="replace").strip() or "a process"
-            os.close(fd)
-            raise CaseError(key, str(given), f"another batteryfx run ({holder}) is writing "
-                            f"{self.partial.name}; wait for it to end, or choose another "
-                            "folder") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                LOGGER.warning(f"warning: this file system does not lock files ({exc.strerror})"
+                               f"; make sure no other run writes {self.partial.name}")
+            else:
+                holder = os.read(fd, 200).decode(errors="replace").strip() or "a process"
+                os.close(fd)
+                raise CaseError(key, str(given), f"another batteryfx run ({holder}) is "
+                                f"writing {self.partial.name}; wait for it to end, or choose "
+                                "another folder") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
         _HELD_LOCKS[str(path)] = fd
@@ -277,15 +301,15 @@ class OutputDir:
 
     def _check_partial(self, key: str, given: Path) -> None:
         partial = self.partial
-        present = files_below(partial)
-        if set(present) <= {MANIFEST + ".tmp", LOCK} and not any(
-                (partial / f).is_symlink() for f in present):
-            return  # killed between creating the folder and writing its manifest
         _check_subdirs(key, given, partial)
+        present = [f for f in files_below(partial, with_dirs=True) if f not in SUBDIRS]
+        if set(present) <= {MANIFEST + ".tmp", LOCK} and not any(
+                _odd(partial / f, True) for f in present):
+            return  # killed between creating the folder and writing its manifest
         if read_manifest(partial) is None:
             raise CaseError(key, str(given), f"{partial.name} exists but is not a batteryfx "
                             f"folder (no {MANIFEST}); move it away")
-        foreign = _not_ours(partial, None)
+        foreign = _not_ours(partial, None, in_place=True)
         if foreign:
             raise CaseError(key, str(given), f"{partial.name} holds {foreign[0]!r}, which "
                             "batteryfx did not write; move it away")
@@ -329,11 +353,15 @@ class OutputDir:
 
     def _finalize(self) -> None:
         out, partial = self.out, self.partial
+        # figures drawn into the .partial (plot --partial) are not this run's results: the
+        # run draws its own from OUT
+        _remove_listed(partial, [f for f in files_below(partial) if f.startswith("figures/")])
         # the checkpoint moves first: killed in here, a .partial without it is taken over
         # by a fresh run instead of being restarted from a half-moved state
         new = sorted((f for f in files_below(partial) if f not in (MANIFEST, LOCK)),
                      key=lambda f: (not f.startswith("checkpoint/"), f))
-        kept = f"; the results are kept in {partial}"
+        kept = (f"; the results are kept in {partial.name}: fix that, then `batteryfx run CASE "
+                f"--restart {out}` finishes the move")
         if not out.exists():  # one rename; the manifest lists the files before it
             write_manifest(partial, "partial", new)
             os.replace(partial, out)
@@ -341,6 +369,9 @@ class OutputDir:
             write_manifest(out, "complete", new)
             self._unlock()
             return
+        if not out.is_dir() or out.is_symlink() and not out.resolve().is_dir():
+            raise CaseError("--out", str(out), f"is no longer a folder{kept}")
+        _check_subdirs("--out", out, out)
         old = read_manifest(out)
         if old is None and any(out.iterdir()):  # checked at the start; OUT changed since
             raise CaseError("--out", str(out), f"is no longer a batteryfx output folder{kept}")
@@ -355,6 +386,9 @@ class OutputDir:
         _remove_listed(out, sorted(listed - {MANIFEST}))
         for rel in new:
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            if not _inside(out, out / rel):  # a folder linked away during the run
+                raise CaseError("--out", str(out), f"{Path(rel).parent} is no longer a folder "
+                                f"inside it{kept}")
             os.replace(partial / rel, out / rel)
         write_manifest(out, "complete", new)
         _remove_listed(partial, [MANIFEST, LOCK])
@@ -421,7 +455,8 @@ def _check_plottable(folder: Path, allow_partial: bool) -> str | None:
     note = None
     unfinished = manifest.get("state") != "complete" or folder.name.endswith(".partial")
     listed = None if unfinished else set(manifest["files"]) | {MANIFEST, LOCK}
-    clash = _not_ours(folder, listed)
+    _check_subdirs("OUT", folder, folder)
+    clash = _not_ours(folder, listed, in_place=True)
     if clash:  # figures are drawn over output paths only: never over a file of the user's
         raise CaseError("OUT", str(folder), f"holds {clash[0]!r}, which batteryfx did not "
                         "write but would overwrite; move it")

@@ -5,6 +5,7 @@ ranks (in-process ``main``, one shared folder)."""
 from __future__ import annotations
 
 import json
+import os
 
 from mpi4py import MPI
 
@@ -305,3 +306,52 @@ def test_folder_names_and_missing_parents(reduced_coupon, tmp_path, capfd, monke
     expect_error(capfd, ["plot", str(out)], "incomplete output folder")
     assert main(["run", str(reduced_coupon), "--out", "a/b/OUT", *FAST]) == 0
     assert json.loads((out / MANIFEST).read_text())["state"] == "complete"
+
+
+def test_second_review_links_fifos_and_hard_links(reduced_coupon, tmp_path, capfd):
+    """From the second review: plot through a linked figures/ folder, the final move through a
+    folder linked away during the run, a hard-linked lock or log appended to in place, and a
+    FIFO as the lock: all refused (one line, exit 2), nothing outside OUT changes."""
+    from mpi4py import MPI
+
+    from batteryfx.errors import BatteryfxError
+    from batteryfx.output import OutputDir
+
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    (ext / "probes.png").write_text("precious")
+    (ext / "fields_0000.vtkhdf").write_text("precious")
+    out = tmp_path / "o"
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
+    import shutil
+
+    shutil.rmtree(out / "figures", ignore_errors=True)
+    (out / "figures").symlink_to(ext, target_is_directory=True)
+    expect_error(capfd, ["plot", str(out)], "figures is a link")
+    (out / "figures").unlink()
+    # the final move: fields/ linked away after the checks of a --restart
+    assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "2",
+                 *FAST]) == 0
+    outdir = OutputDir(out, MPI.COMM_SELF, restart=True)
+    shutil.rmtree(out / "fields")
+    (out / "fields").symlink_to(ext, target_is_directory=True)
+    with pytest.raises(BatteryfxError, match="fields is a link"):
+        outdir.finalize()
+    outdir.release()
+    assert sorted(p.read_text() for p in ext.iterdir()) == ["precious", "precious"]
+    (out / "fields").unlink()
+    # hard links into the .partial (a `cp -al` snapshot): the restart would append in place
+    partial = tmp_path / "o.partial"
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    os.link(partial / "log.txt", snap / "log.txt")
+    before = (snap / "log.txt").read_text()
+    expect_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST], "log.txt")
+    assert (snap / "log.txt").read_text() == before
+    (snap / "log.txt").unlink()
+    (partial / "batteryfx.lock").unlink(missing_ok=True)
+    os.mkfifo(partial / "batteryfx.lock")
+    expect_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST],
+                 "batteryfx.lock")
+    (partial / "batteryfx.lock").unlink()
+    assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 0
