@@ -38,7 +38,7 @@ def main() -> None:
     case = load_case(bundled_cases()["coupon_pi_ag_vs_cu"],
                      [f'geometry.mesh_size="{args.mesh_size}"',
                       f'geometry.hot_spot.mesh_size="{args.hot_spot_mesh_size}"',
-                      "physics.theta=1.0"])
+                      "physics.scheme=\"theta\"", "physics.theta=1.0"])
     geometry = build_geometry(case.geometry, comm)
 
     # (a) batteryfx: M, K, loads assembled once; RHS by SpMV; one factorization for constant dt
