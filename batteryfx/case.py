@@ -250,8 +250,9 @@ class ProbeSpec(_Section):
 
 
 class OutputsSection(_Section):
-    """What goes to OUT/: fields at t = 0, at ``field_times`` and at the end (VTKHDF, one file
-    per time, indexed by fields/fields.vtkhdf.series); a checkpoint every N steps."""
+    """What goes to OUT/: fields at t = 0, at ``field_times`` and at the end (one transient
+    VTKHDF file, fields/fields.vtkhdf: the mesh once, one array per time); a checkpoint every
+    N steps."""
 
     fields: bool = True
     field_times: list[Annotated[Time, Field(ge=0)]] = []

@@ -1,5 +1,5 @@
-"""Field output (VTKHDF, one file per output time + a ParaView ``.series`` index) and restart
-checkpoints, both independent of the number of MPI ranks.
+"""Field output (one transient VTKHDF file: the mesh once, one array per output time) and
+restart checkpoints, both independent of the number of MPI ranks.
 
 P1 temperature dofs coincide with the mesh nodes, so a field is stored per node. Checkpoints key
 each nodal value by the node's index in the Gmsh model (``geometry.input_global_indices``),
@@ -21,7 +21,6 @@ from mpi4py import MPI
 
 import numpy as np
 from dolfinx import fem
-from dolfinx.io import vtkhdf
 
 from batteryfx.errors import BatteryfxError
 from batteryfx.parallel import on_rank0
@@ -65,43 +64,165 @@ class NodeMap:
 
 
 # ----------------------------------------------------------------------------- fields
+FIELDS_FILE = "fields.vtkhdf"
+#: VTK cell type of the P1 cells batteryfx meshes (Lagrange cells of degree 1, as DOLFINx
+#: writes them; nodes in ``perm_vtk`` order)
+_VTK_CELL = {"hexahedron": 72, "tetrahedron": 71}
+
+
+def gather_mesh(node_map: NodeMap) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The mesh on rank 0 (None elsewhere), independent of the rank count: node coordinates
+    by Gmsh node index and each cell's nodes (Gmsh node indices, VTK order) by original cell
+    index, and the VTK cell type. Collective."""
+    from dolfinx.cpp.io import perm_vtk
+
+    mesh = node_map.mesh
+    comm = mesh.comm
+    tdim = mesh.topology.dim
+    cell_type = mesh.topology.cell_type
+    if cell_type.name not in _VTK_CELL or mesh.geometry.cmaps[0].degree != 1:
+        raise BatteryfxError(f"field output supports P1 {sorted(_VTK_CELL)} meshes, "
+                             f"not {cell_type.name} of degree {mesh.geometry.cmaps[0].degree}")
+    gdofs = mesh.geometry.dofmaps[0]
+    num_cells = mesh.topology.index_map(tdim).size_local
+    perm = np.asarray(perm_vtk(cell_type, gdofs.shape[1]))
+    cells = node_map.input_index[gdofs[:num_cells][:, perm]]
+    cell_index = np.asarray(mesh.topology.original_cell_index[:num_cells], dtype=np.int64)
+    idx = comm.gather(node_map.input_index[: node_map.num_owned], root=0)
+    x = comm.gather(mesh.geometry.x[: node_map.num_owned], root=0)
+    cells = comm.gather(cells, root=0)
+    cell_index = comm.gather(cell_index, root=0)
+    if comm.rank != 0:
+        return None
+    idx, x = np.concatenate(idx), np.concatenate(x)
+    points = np.full((idx.max() + 1, 3), np.nan)
+    points[idx] = x
+    order = np.argsort(np.concatenate(cell_index), kind="stable")
+    cells = np.concatenate(cells)[order]
+    return points, cells, _VTK_CELL[cell_type.name]
+
+
 def write_snapshot(folder: Path, index: int, t: float, node_map: NodeMap,
                    fields: dict[str, fem.Function]) -> str:
-    """Write ``fields`` at time t to ``folder/fields_{index:04d}.vtkhdf`` (collective) and
-    return the file name. Arrays are named after the dict keys (e.g. ``temperature``)."""
-    mesh = node_map.mesh
-    name = f"fields_{index:04d}.vtkhdf"
-    path = folder / name
-    on_rank0(mesh.comm, path.unlink, missing_ok=True, what=f"removing {path}")
-    vtkhdf.write_mesh(path, mesh)
-    for key, u in fields.items():
-        vtkhdf.write_point_data(path, mesh, node_map.owned_node_values(u), t)
-        mesh.comm.Barrier()
-        on_rank0(mesh.comm, _rename_point_array, path, "u", key, what=f"writing {path}")
-    return name
+    """Append ``fields`` at time t as step ``index`` of ``folder/fields.vtkhdf`` (collective)
+    and return the file name. Step 0 (re)creates the file with the mesh; later steps add one
+    array per field (named after the dict keys, e.g. ``temperature``), nothing else.
+
+    The file is a transient VTKHDF 2.x UnstructuredGrid (ParaView, VTK's vtkHDFReader and
+    PyVista read its ``Steps``), written by rank 0 with the points in Gmsh node order and the
+    cells in input order, so it is the same file on any number of ranks and across a
+    restart on another rank count."""
+    comm = node_map.mesh.comm
+    mesh = gather_mesh(node_map) if index == 0 else None
+    values = {key: node_map.gather(u) for key, u in fields.items()}
+    path = folder / FIELDS_FILE
+
+    def write():
+        if index == 0:
+            _create_fields_file(path, *mesh, names=list(values))
+        _append_step(path, index, t, values)
+
+    on_rank0(comm, write, what=f"writing {path}")
+    return FIELDS_FILE
 
 
-def _rename_point_array(path: Path, old: str, new: str) -> None:
-    """DOLFINx names every VTKHDF point array 'u'; give it its physical name."""
+def _create_fields_file(path: Path, points: np.ndarray, cells: np.ndarray, cell_type: int,
+                        names: list[str]) -> None:
+    import h5py
+
+    n_points, (n_cells, per_cell) = points.shape[0], cells.shape
+    chunk = (min(n_points, 1 << 20),)  # one chunk per step up to 8 MB: no padding per step
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w", libver=("v110", "v110")) as f:
+        g = f.create_group("VTKHDF")
+        g.attrs["Version"] = np.array([2, 2], dtype=np.int32)
+        g.attrs.create("Type", np.bytes_("UnstructuredGrid"))
+        g["NumberOfPoints"] = np.array([n_points], dtype=np.int64)
+        g["NumberOfCells"] = np.array([n_cells], dtype=np.int64)
+        g["NumberOfConnectivityIds"] = np.array([cells.size], dtype=np.int64)
+        g["Points"] = points
+        g["Connectivity"] = cells.ravel().astype(np.int64)
+        g["Offsets"] = np.arange(n_cells + 1, dtype=np.int64) * per_cell
+        g["Types"] = np.full(n_cells, cell_type, dtype=np.uint8)
+        pd = g.create_group("PointData")
+        s = g.create_group("Steps")
+        s.attrs["NSteps"] = np.int32(0)
+        small = {"maxshape": (None,), "chunks": (16,)}
+        s.create_dataset("Values", (0,), dtype=np.float64, **small)
+        for key in ("PartOffsets", "NumberOfParts", "PointOffsets", "CellOffsets",
+                    "ConnectivityIdOffsets"):
+            s.create_dataset(key, (0,), dtype=np.int64, **small)
+        offsets = s.create_group("PointDataOffsets")
+        for name in names:
+            pd.create_dataset(name, (0,), dtype=np.float64, maxshape=(None,), chunks=chunk)
+            offsets.create_dataset(name, (0,), dtype=np.int64, **small)
+    os.replace(tmp, path)
+
+
+def _append_step(path: Path, index: int, t: float, values: dict[str, np.ndarray]) -> None:
     import h5py
 
     with h5py.File(path, "a") as f:
-        f.move(f"VTKHDF/PointData/{old}", f"VTKHDF/PointData/{new}")
-        f.move(f"VTKHDF/Steps/PointDataOffsets/{old}", f"VTKHDF/Steps/PointDataOffsets/{new}")
+        g, s = f["VTKHDF"], f["VTKHDF/Steps"]
+        n_points = int(g["NumberOfPoints"][0])
+        if int(s.attrs["NSteps"]) != index:
+            raise BatteryfxError(f"{path} holds {int(s.attrs['NSteps'])} steps, expected "
+                                 f"{index}")
+        step = {"Values": t, "PartOffsets": 0, "NumberOfParts": 1, "PointOffsets": 0,
+                "CellOffsets": 0, "ConnectivityIdOffsets": 0}
+        for key, v in step.items():
+            s[key].resize((index + 1,))
+            s[key][index] = v
+        for name, val in values.items():
+            if val.shape != (n_points,):
+                raise BatteryfxError(f"{path}: {name} has {val.shape[0]} nodes, the mesh "
+                                     f"{n_points}")
+            d = g["PointData"][name]
+            d.resize(((index + 1) * n_points,))
+            d[index * n_points:] = val
+            o = s["PointDataOffsets"][name]
+            o.resize((index + 1,))
+            o[index] = index * n_points
+        s.attrs["NSteps"] = np.int32(index + 1)
 
 
-def write_series(folder: Path, entries: list[tuple[str, float]]) -> None:
-    """ParaView file-series index ``fields.vtkhdf.series`` (rank 0 only)."""
-    data = {"file-series-version": "1.0",
-            "files": [{"name": n, "time": t} for n, t in entries]}
-    _atomic_write(folder / "fields.vtkhdf.series", json.dumps(data, indent=1))
+def truncate_fields(folder: Path, steps: int) -> None:
+    """Keep the first ``steps`` steps of ``folder/fields.vtkhdf`` (rank 0; on restart, the
+    steps the checkpoint recorded: later ones were written after it)."""
+    import h5py
+
+    path = folder / FIELDS_FILE
+    if steps == 0:
+        path.unlink(missing_ok=True)
+        return
+    if not path.exists():
+        raise BatteryfxError(f"{path} is missing (or this run was written by an older "
+                             "batteryfx with one file per output time): cannot restart")
+    with h5py.File(path, "a") as f:
+        g, s = f["VTKHDF"], f["VTKHDF/Steps"]
+        have = int(s.attrs["NSteps"])
+        if have < steps:
+            raise BatteryfxError(f"{path} holds {have} steps, the checkpoint {steps}")
+        n_points = int(g["NumberOfPoints"][0])
+        for key in ("Values", "PartOffsets", "NumberOfParts", "PointOffsets", "CellOffsets",
+                    "ConnectivityIdOffsets"):
+            s[key].resize((steps,))
+        for name in g["PointData"]:
+            g["PointData"][name].resize((steps * n_points,))
+            s["PointDataOffsets"][name].resize((steps,))
+        s.attrs["NSteps"] = np.int32(steps)
 
 
-def read_series(folder: Path) -> list[tuple[str, float]]:
-    path = folder / "fields.vtkhdf.series"
+def read_series(folder: Path) -> list[tuple[int, float]]:
+    """(step, time) of every output time in ``folder/fields.vtkhdf`` ([] without it)."""
+    import h5py
+
+    path = folder / FIELDS_FILE
     if not path.exists():
         return []
-    return [(e["name"], float(e["time"])) for e in json.loads(path.read_text())["files"]]
+    with h5py.File(path, "r") as f:
+        times = f["VTKHDF/Steps/Values"][:]
+    return [(i, float(t)) for i, t in enumerate(times)]
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -135,8 +256,3 @@ def load_checkpoint(path: Path, node_map: NodeMap, u: fem.Function) -> dict:
     node_map.scatter(values, u)
     return state
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -35,7 +35,6 @@ from batteryfx.parallel import on_rank0
 
 SUBDIRS = ("fields", "figures", "checkpoint")
 MANIFEST = "batteryfx-manifest.json"
-#: Paths (relative to OUT, fnmatch patterns) that batteryfx writes.
 LOCK = "batteryfx.lock"
 #: The files batteryfx writes (paths relative to OUT, fnmatch patterns; [0-9] is one digit).
 #: A new output file or figure must be added here, or runs refuse to write it over a file.
@@ -45,6 +44,7 @@ OUTPUT_PATTERNS = (*TOP_FILES,
                    "fields/fields_[0-9][0-9][0-9][0-9].vtkhdf",
                    "fields/fields_[0-9][0-9][0-9][0-9][0-9].vtkhdf",
                    "fields/fields.vtkhdf.series", "fields/fields.vtkhdf.series.tmp",
+                   "fields/fields.vtkhdf", "fields/fields.vtkhdf.tmp",
                    "figures/temperature_cut_[xyz].png", "figures/probes.png",
                    "checkpoint/state.npz", "checkpoint/state.tmp.npz")
 CHECKPOINT = Path("checkpoint") / "state.npz"

@@ -89,7 +89,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
         NodeMap,
         load_checkpoint,
         save_checkpoint,
-        write_series,
+        truncate_fields,
         write_snapshot,
     )
     from batteryfx.geometry_args import build_case_geometry
@@ -135,7 +135,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     series: list[tuple[str, float]] = []
 
     def snapshot():
-        """Fields at the current time into fields/ and the series index (collective)."""
+        """Fields at the current time appended to fields/fields.vtkhdf (collective)."""
         name = write_snapshot(outdir / "fields", len(series), stepper.t, node_map,
                               {"temperature": problem.T})
         series.append((name, stepper.t))
@@ -145,6 +145,18 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
         problem.t = stepper.t
         problem.restore(state["problem"])
         series = state["series"]
+        try:
+            on_rank0(comm, truncate_fields, outdir / "fields", len(series),
+                     what="truncating fields/fields.vtkhdf to the checkpoint")
+        except BatteryfxError as exc:  # e.g. killed while appending a step: start it again
+            LOGGER.warning(f"warning: {exc}; fields/fields.vtkhdf starts again at t = "
+                           f"{stepper.t:.6g} s (its earlier snapshots are lost; probes.csv "
+                           "and the results are complete)")
+            on_rank0(comm, (outdir / "fields" / "fields.vtkhdf").unlink, missing_ok=True,
+                     what="removing the damaged fields/fields.vtkhdf")
+            series = []
+            if case.outputs.fields:
+                snapshot()
         writer = ProbeWriter(outdir / "probes.csv", probes.names, comm,
                              keep_rows=state["probe_rows"])
         LOGGER.info(f"restarted from {checkpoint} at t = {stepper.t:.6g} s "
@@ -157,7 +169,6 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
 
     def save_state():
         writer.flush()
-        on_rank0(comm, write_series, outdir / "fields", series, what="writing the field index")
         save_checkpoint(checkpoint, node_map, problem.T, {
             "stepper": stepper.state(), "problem": problem.state(),
             "probe_rows": writer.rows, "series": series})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batteryfx.fields import read_series
+from batteryfx.fields import FIELDS_FILE, read_series
 from batteryfx.post.probes import read_probes
 
 #: length units of the figures, smallest first: (name, metres)
@@ -71,15 +71,18 @@ def _offscreen() -> None:
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 
-def _read_vtkhdf(path: Path):
-    """The saved fields of one time as a PyVista grid (coordinates in metres)."""
+def _read_vtkhdf(path: Path, step: int):
+    """The saved fields of output ``step`` of a transient VTKHDF file as a PyVista grid
+    (coordinates in metres)."""
     import pyvista as pv
     import vtk
 
     reader = vtk.vtkHDFReader()
     reader.SetFileName(str(path))
+    reader.UpdateInformation()
+    reader.SetStep(step)
     reader.Update()
-    return pv.wrap(reader.GetOutput())
+    return pv.wrap(reader.GetOutput()).copy()
 
 
 def cut_plane_figure(out: Path, case: dict, summary: dict, series) -> Path:
@@ -91,11 +94,11 @@ def cut_plane_figure(out: Path, case: dict, summary: dict, series) -> Path:
     fig = case.get("figures", {})
     normal = fig.get("cut_normal", "y")
     times = _pick_times([t for _, t in series], fig.get("times"))
-    files = {t: n for n, t in series}
+    steps = {t: i for i, t in series}
     boxes = summary.get("geometry", {}).get("stack_boxes_m", {})
     t0 = case["physics"]["initial_temperature"]
     t_ref = summary.get("reference_temperature_K")
-    grids = [_read_vtkhdf(out / "fields" / files[t]) for t in times]
+    grids = [_read_vtkhdf(out / "fields" / FIELDS_FILE, steps[t]) for t in times]
     unit, metres = length_unit(model_extent(boxes, grids[0].bounds))
     scale = 1.0 / metres  # figures are drawn in `unit`
     for grid in grids:

@@ -102,20 +102,21 @@ def test_restart_never_deletes_a_user_folder(reduced_coupon, shared_tmp, capfd):
 def test_rerun_keeps_user_files_and_replaces_only_the_manifest(reduced_coupon, shared_tmp,
                                                                capfd):
     out = shared_tmp / "o"
-    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST[:-4],
-                 "--set", 'outputs.field_times=["1 us", "5 us", "10 us"]']) == 0
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
     manifest = json.loads((out / MANIFEST).read_text())
-    assert manifest["state"] == "complete" and "fields/fields_0004.vtkhdf" in manifest["files"]
+    assert manifest["state"] == "complete" and "fields/fields.vtkhdf" in manifest["files"]
     write(out / "notes.txt")
     write(out / "analysis" / "fit.py")
-    # fewer output times: the old snapshot 4 goes (it is in the manifest), user files stay
-    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
+    # no fields this time: the old field file goes (it is in the manifest), user files stay
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST,
+                 "--set", "outputs.fields=false"]) == 0
     assert (out / "notes.txt").read_text() == "precious"
     assert (out / "analysis" / "fit.py").read_text() == "precious"
-    assert not (out / "fields" / "fields_0004.vtkhdf").exists()
-    assert (out / "fields" / "fields_0002.vtkhdf").exists()
+    assert not (out / "fields" / "fields.vtkhdf").exists()
     files = json.loads((out / MANIFEST).read_text())["files"]
-    assert "notes.txt" not in files and "fields/fields_0004.vtkhdf" not in files
+    assert "notes.txt" not in files and "fields/fields.vtkhdf" not in files
+    assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
+    assert (out / "fields" / "fields.vtkhdf").exists()
     # a user file where batteryfx writes: refused before anything is written
     write(out / "figures" / "probes.png")
     expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
@@ -355,3 +356,25 @@ def test_second_review_links_fifos_and_hard_links(reduced_coupon, tmp_path, capf
                  "batteryfx.lock")
     (partial / "batteryfx.lock").unlink()
     assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 0
+
+
+def test_restart_after_a_kill_inside_a_field_write(reduced_coupon, tmp_path, capfd):
+    """A kill while a step is appended to fields/fields.vtkhdf can leave it unreadable: the
+    restart says so, starts the field file again at the checkpoint and finishes the run (no
+    dead end); probes.csv equals the uninterrupted run's."""
+    from batteryfx.fields import read_series
+    from batteryfx.post.probes import read_probes
+
+    whole, out = tmp_path / "whole", tmp_path / "o"
+    assert main(["run", str(reduced_coupon), "--out", str(whole), *FAST]) == 0
+    assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "30",
+                 *FAST]) == 0
+    (tmp_path / "o.partial" / "fields" / "fields.vtkhdf").write_bytes(b"\x89HDF torn")
+    capfd.readouterr()
+    assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 0
+    assert "starts again" in capfd.readouterr().err
+    times = [t for _, t in read_series(out / "fields")]
+    assert times[0] > 0 and times[-1] == pytest.approx(20e-6)
+    t1, p1 = read_probes(whole / "probes.csv")
+    t2, p2 = read_probes(out / "probes.csv")
+    assert (t1 == t2).all() and all(abs(p1[k] - p2[k]).max() < 1e-9 for k in p1)

@@ -64,3 +64,72 @@ def test_probes_point_mean_max():
                 1.0 + 1.0 + 1.5 + 5.0 * 1.25,  # mean over the Ag layer (z 1..1.5)
                 1.0]
     np.testing.assert_allclose(values, expected, rtol=1e-12)
+
+
+def _box(comm):
+    from dolfinx import mesh
+
+    return mesh.create_box(comm, [[0.0, 0.0, 0.0], [2.0, 1.0, 0.5]], [16, 12, 8],
+                           mesh.CellType.hexahedron)
+
+
+def test_fields_file_mesh_once_values_and_ranks(shared_tmp):
+    """fields.vtkhdf: the mesh once, one array per snapshot; each step holds the nodal
+    values at the file's points (VTK and PyVista read them); the same file on 1 rank."""
+    import h5py
+    import pyvista as pv
+    import vtk
+
+    from batteryfx.fields import FIELDS_FILE, _create_fields_file, gather_mesh, write_snapshot
+
+    def snapshots(comm, folder):
+        V = fem.functionspace(_box(comm), ("Lagrange", 1))
+        nm, u = NodeMap(V), fem.Function(V)
+        for i in range(5):
+            u.interpolate(lambda x, i=i: _linear(x) * (1.0 + i))
+            assert write_snapshot(folder, i, 0.1 * i, nm, {"temperature": u}) == FIELDS_FILE
+        mesh = gather_mesh(nm)
+        if comm.rank == 0:  # the mesh alone, for the size budget
+            _create_fields_file(folder / "mesh_only.vtkhdf", *mesh, names=["temperature"])
+
+    comm = MPI.COMM_WORLD
+    folder = shared_tmp / "fields_all"
+    if comm.rank == 0:
+        folder.mkdir()
+    comm.Barrier()
+    snapshots(comm, folder)
+    if comm.rank == 0:
+        path = folder / FIELDS_FILE
+        with h5py.File(path, "r") as f:
+            n = int(f["VTKHDF/NumberOfPoints"][0])
+            points = f["VTKHDF/Points"][:]
+            values = f["VTKHDF/PointData/temperature"][:].reshape(5, n)
+            np.testing.assert_array_equal(f["VTKHDF/Steps/Values"][:], 0.1 * np.arange(5))
+            assert int(f["VTKHDF/Steps"].attrs["NSteps"]) == 5
+        assert n == 17 * 13 * 9
+        for i in range(5):
+            np.testing.assert_allclose(values[i], _linear(points.T) * (1.0 + i), rtol=1e-14)
+        size, mesh_size = path.stat().st_size, (folder / "mesh_only.vtkhdf").stat().st_size
+        assert size < mesh_size + 5.5 * 8 * n, (size, mesh_size, 8 * n)
+        reader = vtk.vtkHDFReader()
+        reader.SetFileName(str(path))
+        reader.UpdateInformation()
+        assert reader.GetNumberOfSteps() == 5
+        for i in range(5):
+            reader.SetStep(i)
+            reader.Update()
+            grid = pv.wrap(reader.GetOutput())
+            assert grid.n_points == n and grid.n_cells == 16 * 12 * 8
+            np.testing.assert_array_equal(grid["temperature"], values[i])
+            assert grid.volume == pytest.approx(1.0, rel=1e-12)
+        reader.UpdateTimeStep(0.1 * 3)  # the stored time (0.3 would select step 2)
+        np.testing.assert_array_equal(pv.wrap(reader.GetOutput())["temperature"], values[3])
+        np.testing.assert_array_equal(pv.read(path)["temperature"], values[0])
+        # the same file from a serial run
+        serial = shared_tmp / "fields_one"
+        serial.mkdir()
+        snapshots(MPI.COMM_SELF, serial)
+        from tests.cases.test_fields_file import assert_same_file
+
+        assert_same_file(path, serial / FIELDS_FILE, rtol=1e-13)  # interpolation round-off
+    comm.Barrier()
