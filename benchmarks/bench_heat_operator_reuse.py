@@ -22,7 +22,7 @@ from dolfinx.fem.petsc import LinearProblem
 
 from batteryfx.case import load_case
 from batteryfx.cli import bundled_cases
-from batteryfx.geometry import build_geometry
+from batteryfx.geometry_args import build_case_geometry
 from batteryfx.run import build_problem
 
 
@@ -39,7 +39,7 @@ def main() -> None:
                      [f'geometry.mesh_size="{args.mesh_size}"',
                       f'geometry.hot_spot.mesh_size="{args.hot_spot_mesh_size}"',
                       "physics.scheme=\"theta\"", "physics.theta=1.0"])
-    geometry = build_geometry(case.geometry, comm)
+    geometry = build_case_geometry(case.geometry, comm)
 
     # (a) batteryfx: M, K, loads assembled once; RHS by SpMV; one factorization for constant dt
     problem = build_problem(case, geometry)

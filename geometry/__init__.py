@@ -32,13 +32,10 @@ def plan_geometry(spec) -> Plan:
 
 
 def build_geometry(spec, comm) -> Geometry:
-    """Build the geometry of a spec (e.g. a :class:`~batteryfx.geometry.coupon.CouponSpec`).
-
-    A case's ``[geometry]`` section is accepted too, as a convenience for scripts and tests:
-    it goes through :func:`batteryfx.geometry_args.build_case_geometry` (errors as CaseError)."""
+    """Build the geometry of a spec (e.g. a :class:`~batteryfx.geometry.coupon.CouponSpec`);
+    a case's ``[geometry]`` section goes through
+    :func:`batteryfx.geometry_args.build_case_geometry` instead."""
     builder = _builder(spec)
     if builder is None:
-        from batteryfx.geometry_args import build_case_geometry
-
-        return build_case_geometry(spec, comm)
+        raise TypeError(f"not a geometry spec: {type(spec).__name__}")
     return builder.build(spec, comm)

@@ -10,7 +10,7 @@ import ufl
 from dolfinx import fem
 
 from batteryfx.case import CouponGeometry
-from batteryfx.geometry import build_geometry
+from batteryfx.geometry_args import build_case_geometry
 
 pytestmark = pytest.mark.mpi
 
@@ -39,7 +39,7 @@ def _measure(geometry, name):
 @pytest.mark.parametrize("hot_mesh", [None, "0.25 um"])
 def test_volumes_and_areas(hot_mesh):
     spec = dict(SPEC, hot_spot=dict(SPEC["hot_spot"], mesh_size=hot_mesh))
-    g = build_geometry(CouponGeometry.model_validate(spec), MPI.COMM_WORLD)
+    g = build_case_geometry(CouponGeometry.model_validate(spec), MPI.COMM_WORLD)
     assert g.mesh.topology.cell_type.name == "hexahedron"
     um2, um3 = 1e-12, 1e-18
     expected = {

@@ -36,12 +36,12 @@ def _run_solver(overrides, safeguard=True):
     """Step the coupon's heat problem to the end; (problem, min T, max T over all steps)."""
     from batteryfx.case import load_case
     from batteryfx.cli import bundled_cases
-    from batteryfx.geometry import build_geometry
+    from batteryfx.geometry_args import build_case_geometry
     from batteryfx.run import build_problem
     from batteryfx.solvers.timestepping import TimeStepper
 
     case = load_case(bundled_cases()["coupon_pi_ag_vs_cu"], REDUCED_COUPON + overrides)
-    problem = build_problem(case, build_geometry(case.geometry, MPI.COMM_WORLD))
+    problem = build_problem(case, build_case_geometry(case.geometry, MPI.COMM_WORLD))
     if not safeguard:
         problem._safeguard = False
     assert problem.scheme == "tr_bdf2" and problem.bounds == (T0, T_HOT)
