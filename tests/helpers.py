@@ -66,3 +66,26 @@ def reduced_coupon_case(folder):
         path.write_text(tomli_w.dumps(data))
     MPI.COMM_WORLD.Barrier()
     return path
+
+
+def expect_one_error(capfd, argv: list[str], *texts: str) -> str:
+    """Run the CLI in-process; assert exit 2 on every rank and, on rank 0, exactly one error
+    line ("batteryfx: error: ...", < 500 characters, no traceback) holding ``texts``; other
+    ranks print nothing. Returns the line (rank 0; "" elsewhere)."""
+    from batteryfx.cli import main
+
+    capfd.readouterr()
+    code = main(argv)
+    err = capfd.readouterr().err
+    assert code == 2, (code, err[-2000:])
+    if MPI.COMM_WORLD.rank != 0:
+        assert err == "", err
+        return ""
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err[:2000]
+    assert lines[0].startswith("batteryfx: error:"), lines[0]
+    assert len(lines[0]) < 500, len(lines[0])
+    for text in texts:
+        assert text in lines[0], lines[0]
+    return lines[0]

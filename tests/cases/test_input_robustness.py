@@ -12,24 +12,9 @@ import tomli_w
 
 from batteryfx.case import dump_case, load_case, parse_case, read_toml
 from batteryfx.cli import bundled_cases, main
+from tests.helpers import expect_one_error
 
 CASE = str(bundled_cases()["coupon_pi_ag_vs_cu"])
-
-
-def one_line_error(capfd, argv, *texts) -> str:
-    """Run the CLI in-process; assert exit 2 and exactly one error line holding ``texts``."""
-    capfd.readouterr()
-    code = main(argv)
-    out, err = capfd.readouterr()
-    assert code == 2, (code, err[-2000:])
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err[:2000]
-    assert lines[0].startswith("batteryfx: error:"), lines[0]
-    assert len(lines[0]) < 500, len(lines[0])
-    for text in texts:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 def validate(*sets: str) -> list[str]:
@@ -43,18 +28,18 @@ def validate(*sets: str) -> list[str]:
     ("time.end=1e308", "time.end"),
 ])
 def test_overflowing_sizes(capfd, setting, key):
-    one_line_error(capfd, validate(setting), key, "must be at")
+    expect_one_error(capfd, validate(setting), key, "must be at")
 
 
 def test_huge_toml_integer(capfd):
-    one_line_error(capfd, validate("geometry.gap=" + "9" * 400), "geometry.gap", "finite")
+    expect_one_error(capfd, validate("geometry.gap=" + "9" * 400), "geometry.gap", "finite")
 
 
 def test_cell_estimate_is_fast_for_a_huge_coupon(capfd):
     """The graded hot-spot divisions are counted by bisection: no minutes-long loop."""
     start = time.perf_counter()
-    one_line_error(capfd, validate('geometry.size=["10 m", "10 m"]',
-                                   'geometry.hot_spot.center=["5 m", "5 m"]'), "cells")
+    expect_one_error(capfd, validate('geometry.size=["10 m", "10 m"]',
+                                     'geometry.hot_spot.center=["5 m", "5 m"]'), "cells")
     assert time.perf_counter() - start < 10
 
 
@@ -62,39 +47,39 @@ def test_cell_estimate_is_fast_for_a_huge_coupon(capfd):
 def test_not_utf8(tmp_path, capfd):
     path = tmp_path / "latin1.toml"
     path.write_bytes('title = "Größe"\n'.encode("latin-1"))
-    one_line_error(capfd, ["validate", str(path)], "not UTF-8")
+    expect_one_error(capfd, ["validate", str(path)], "not UTF-8")
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_folder_as_case(tmp_path, capfd, command):
-    one_line_error(capfd, [command, str(tmp_path)], "is a folder")
+    expect_one_error(capfd, [command, str(tmp_path)], "is a folder")
 
 
 def test_empty_case_name(capfd):
-    one_line_error(capfd, ["validate", ""], "bundled")
+    expect_one_error(capfd, ["validate", ""], "bundled")
 
 
 def test_deeply_nested_toml(tmp_path, capfd):
     path = tmp_path / "deep.toml"
     path.write_text('title = "x"\nv = ' + "[" * 3000 + "]" * 3000 + "\n")
-    one_line_error(capfd, ["validate", str(path)], "nested more than")
+    expect_one_error(capfd, ["validate", str(path)], "nested more than")
     path.write_text('title = "x"\nv = ' + "[" * 100 + "]" * 100 + "\n")  # parses, too deep
-    one_line_error(capfd, ["validate", str(path)], "nested more than")
+    expect_one_error(capfd, ["validate", str(path)], "nested more than")
 
 
 def test_deeply_nested_set_value(capfd):
-    one_line_error(capfd, validate("title=" + "[" * 3000 + "]" * 3000), "nested more than")
+    expect_one_error(capfd, validate("title=" + "[" * 3000 + "]" * 3000), "nested more than")
 
 
 def test_symlink_loop(tmp_path, capfd):
     path = tmp_path / "loop.toml"
     path.symlink_to(path)
-    one_line_error(capfd, ["validate", str(path)], "cannot read")
+    expect_one_error(capfd, ["validate", str(path)], "cannot read")
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
 def test_endless_file(capfd):
-    one_line_error(capfd, ["validate", "/dev/zero"], "larger than")
+    expect_one_error(capfd, ["validate", "/dev/zero"], "larger than")
 
 
 def test_byte_order_mark_is_fine(tmp_path):
@@ -113,12 +98,12 @@ def test_byte_order_mark_is_fine(tmp_path):
     ("no_equals_sign", "key.path=value"),
 ])
 def test_bad_set_paths(capfd, setting, text):
-    one_line_error(capfd, validate(setting), text)
+    expect_one_error(capfd, validate(setting), text)
 
 
 def test_set_value_is_one_toml_value(capfd):
     """Text after the value (here a table header) makes it a string, not an ignored tail."""
-    one_line_error(capfd, validate('time.end="1 ms"\n[geometry]'), "time.end")
+    expect_one_error(capfd, validate('time.end="1 ms"\n[geometry]'), "time.end")
 
 
 # --------------------------------------------------------------------------- echoes
@@ -127,41 +112,41 @@ def test_newline_in_key(tmp_path, capfd):
     data["geometry"]["co\nlour\u2028x"] = "red\nblue"
     path = tmp_path / "key.toml"
     path.write_text(tomli_w.dumps(data))
-    line = one_line_error(capfd, ["validate", str(path)], "unknown key")
+    line = expect_one_error(capfd, ["validate", str(path)], "unknown key")
     assert "\\n" in line
 
 
 def test_newline_in_set_key(capfd):
-    one_line_error(capfd, validate("geometry.co\nlour=1"), "key.path=value")
+    expect_one_error(capfd, validate("geometry.co\nlour=1"), "key.path=value")
 
 
 def test_long_name_is_clipped(capfd):
-    line = one_line_error(capfd, validate("geometry.stacks[0].name=" + "a" * 100_000),
-                          "geometry.stacks[0].name", "...")
+    line = expect_one_error(capfd, validate("geometry.stacks[0].name=" + "a" * 100_000),
+                            "geometry.stacks[0].name", "...")
     assert len(line) < 300
 
 
 def test_long_unknown_material_is_clipped(capfd):
-    one_line_error(capfd, validate("geometry.stacks[0].layers[0].material=" + "x" * 100_000),
-                   "unknown material", "...")
+    expect_one_error(capfd, validate("geometry.stacks[0].layers[0].material=" + "x" * 100_000),
+                     "unknown material", "...")
 
 
 # --------------------------------------------------------------------------- mesher limits
 def test_sub_nanometre_layer(capfd):
-    one_line_error(capfd, validate("geometry.stacks[0].layers[0].thickness=1e-12"),
-                   "geometry.stacks[0].layers[0].thickness", "at least 1e-9 m")
+    expect_one_error(capfd, validate("geometry.stacks[0].layers[0].thickness=1e-12"),
+                     "geometry.stacks[0].layers[0].thickness", "at least 1e-9 m")
 
 
 @pytest.mark.parametrize("setting", ['geometry.hot_spot.size=["0.1 nm", "1 um"]',
                                      'geometry.hot_spot.mesh_size="0.1 nm"',
                                      'geometry.max_cell_thickness="0.1 nm"'])
 def test_sub_nanometre_mesh_features(capfd, setting):
-    one_line_error(capfd, validate(setting), "at least 1e-9 m")
+    expect_one_error(capfd, validate(setting), "at least 1e-9 m")
 
 
 def test_feature_too_small_for_the_model_extent(capfd):
     """A 1 nm layer in a 1 m coupon: Gmsh (tolerance 1e-10 of the extent) would crash."""
-    one_line_error(capfd, validate(
+    expect_one_error(capfd, validate(
         'geometry.size=["1 m", "1 m"]', 'geometry.gap="0.1 m"', 'geometry.mesh_size="0.2 m"',
         'geometry.max_cell_thickness="1 m"', 'geometry.hot_spot.size=["0.1 m", "0.1 m"]',
         'geometry.hot_spot.center=["0.5 m", "0.5 m"]', 'geometry.hot_spot.mesh_size="0.1 m"',
@@ -172,11 +157,11 @@ def test_feature_too_small_for_the_model_extent(capfd):
 # --------------------------------------------------------------------------- cases NAME
 @pytest.mark.parametrize("name", ["/etc/passwd", "../README.md", "no_such_case"])
 def test_cases_prints_only_bundled_cases(capfd, name, tmp_path):
-    one_line_error(capfd, ["cases", name], "not a bundled case", "coupon_pi_ag_vs_cu")
+    expect_one_error(capfd, ["cases", name], "not a bundled case", "coupon_pi_ag_vs_cu")
 
 
 def test_cases_folder(tmp_path, capfd):
-    one_line_error(capfd, ["cases", str(tmp_path)], "not a bundled case")
+    expect_one_error(capfd, ["cases", str(tmp_path)], "not a bundled case")
 
 
 def test_cases_prints_a_bundled_case(capfd):
@@ -191,7 +176,7 @@ def test_cases_prints_a_bundled_case(capfd):
     ('physics.initial_temperature="300 delta_degC"', "temperature difference"),
 ])
 def test_unit_slips(capfd, setting, text):
-    one_line_error(capfd, validate(setting), setting.split("=")[0], text)
+    expect_one_error(capfd, validate(setting), setting.split("=")[0], text)
 
 
 # --------------------------------------------------------------------------- physical bounds
@@ -206,7 +191,7 @@ CONVECTION = ('boundary_conditions=[{marker = "hot_spot", type = "temperature", 
     (CONVECTION % "1e-300 K", "boundary_conditions[1].ambient", "at least 1 K"),
 ])
 def test_temperature_bounds(capfd, setting, key, text):
-    one_line_error(capfd, validate(setting), key, text, "battery materials")
+    expect_one_error(capfd, validate(setting), key, text, "battery materials")
 
 
 @pytest.mark.parametrize("prop, value, text", [
@@ -221,13 +206,13 @@ def test_temperature_bounds(capfd, setting, key, text):
     ("poissons_ratio", "0.5", "exclusive"),
 ])
 def test_material_override_bounds(capfd, prop, value, text):
-    one_line_error(capfd, validate(f"materials.Cu.{prop}={value}"), f"materials.Cu.{prop}",
-                   text)
+    expect_one_error(capfd, validate(f"materials.Cu.{prop}={value}"), f"materials.Cu.{prop}",
+                     text)
 
 
 def test_override_of_an_unused_material(capfd):
-    one_line_error(capfd, validate("materials.Li.density=534"), "materials.Li",
-                   "not used by any layer; used: Ag, Cu, polyimide")
+    expect_one_error(capfd, validate("materials.Li.density=534"), "materials.Li",
+                     "not used by any layer; used: Ag, Cu, polyimide")
 
 
 def test_library_within_override_bounds():
@@ -245,8 +230,8 @@ SOURCE = 'sources=[{type = "power_density", marker = "cu", value = "%s", start =
 
 
 def test_source_after_the_end(capfd):
-    one_line_error(capfd, validate(SOURCE % ("1e9 W/m^3", "1 s")), "sources[0].start",
-                   "time.end")
+    expect_one_error(capfd, validate(SOURCE % ("1e9 W/m^3", "1 s")), "sources[0].start",
+                     "time.end")
 
 
 @pytest.mark.parametrize("setting, key, text", [
@@ -261,12 +246,12 @@ def test_source_after_the_end(capfd):
      "10 m"),
 ])
 def test_magnitude_bounds(capfd, setting, key, text):
-    one_line_error(capfd, validate(setting), key, text)
+    expect_one_error(capfd, validate(setting), key, text)
 
 
 def test_reduce_only_for_marker_probes(capfd):
-    one_line_error(capfd, validate('probes[0].reduce="max"'), "probes[0].reduce",
-                   "only for a marker probe")
+    expect_one_error(capfd, validate('probes[0].reduce="max"'), "probes[0].reduce",
+                     "only for a marker probe")
 
 
 def test_reduce_default_and_dump_round_trip():
@@ -298,13 +283,4 @@ def test_bundled_cases_validate(capfd):
 ])
 def test_once_per_run_not_once_per_rank(capfd, argv):
     """Under mpiexec the error is printed by rank 0 only (one line), and every rank exits 2."""
-    from mpi4py import MPI
-
-    capfd.readouterr()
-    assert main(argv) == 2
-    err = capfd.readouterr().err
-    if MPI.COMM_WORLD.rank == 0:
-        lines = [line for line in err.splitlines() if line.strip()]
-        assert len(lines) == 1 and lines[0].startswith("batteryfx: error:"), err
-    else:
-        assert err == "", err
+    expect_one_error(capfd, argv)

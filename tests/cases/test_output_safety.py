@@ -13,6 +13,7 @@ import pytest
 
 from batteryfx.cli import main
 from batteryfx.output import MANIFEST
+from tests.helpers import expect_one_error
 
 comm = MPI.COMM_WORLD
 FAST = ["--no-figures", "-q", "--set", 'time.end="20 us"', "--set",
@@ -35,24 +36,6 @@ def write(path, text="precious"):
     on0(go)
 
 
-def one_error_line(capfd, *needles):
-    err = capfd.readouterr().err
-    if comm.rank == 0:
-        lines = [line for line in err.splitlines() if line.strip()]
-        assert len(lines) == 1 and lines[0].startswith("batteryfx: error:"), err
-        for n in needles:
-            assert n in lines[0], lines[0]
-    else:
-        assert err == ""
-
-
-def expect_error(capfd, argv, *needles):
-    """``main(argv)`` exits 2 with one error line (rank 0) containing ``needles``."""
-    capfd.readouterr()
-    assert main(argv) == 2
-    one_error_line(capfd, *needles)
-
-
 def tree(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
@@ -68,13 +51,13 @@ def test_project_folder_with_a_resolved_case_is_never_replaced(reduced_coupon, s
     write(proj / "data" / "x.csv")
     before = tree(proj)
     monkeypatch.chdir(proj)
-    expect_error(capfd, ["run", "case.resolved.toml", "--out", ".", *FAST], "current folder")
+    expect_one_error(capfd, ["run", "case.resolved.toml", "--out", ".", *FAST], "current folder")
     monkeypatch.chdir(shared_tmp)
-    expect_error(capfd, ["run", str(proj / "case.resolved.toml"), "--out", str(proj), *FAST],
-                 "holds the case file")
+    expect_one_error(capfd, ["run", str(proj / "case.resolved.toml"), "--out", str(proj), *FAST],
+                     "holds the case file")
     # a folder with a case.resolved.toml (an old-style output, or a project) is not ours
-    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(proj), *FAST],
-                 "not a batteryfx output folder")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--out", str(proj), *FAST],
+                     "not a batteryfx output folder")
     assert tree(proj) == before and (proj / "thesis.tex").read_text() == "precious"
     assert not (shared_tmp / "proj.partial").exists() and not (shared_tmp.parent /
                                                                 "proj.partial").exists()
@@ -88,8 +71,8 @@ def test_restart_never_deletes_a_user_folder(reduced_coupon, shared_tmp, capfd):
     assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "2",
                  *FAST]) == 0  # a requested stop is not an error
     write(out / "mine.txt", "x")
-    expect_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST],
-                 "--restart", "not a batteryfx output folder")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST],
+                     "--restart", "not a batteryfx output folder")
     assert (out / "mine.txt").read_text() == "x"
     assert (shared_tmp / "r.partial" / "checkpoint" / "state.npz").exists()
     on0((out / "mine.txt").unlink)
@@ -119,8 +102,8 @@ def test_rerun_keeps_user_files_and_replaces_only_the_manifest(reduced_coupon, s
     assert (out / "fields" / "fields.vtkhdf").exists()
     # a user file where batteryfx writes: refused before anything is written
     write(out / "figures" / "probes.png")
-    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
-                 "figures/probes.png")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
+                     "figures/probes.png")
     assert (out / "figures" / "probes.png").read_text() == "precious"
     assert not (shared_tmp / "o.partial").exists()
     on0((out / "figures" / "probes.png").unlink)
@@ -140,10 +123,11 @@ def test_partial_without_checkpoint_is_taken_over(reduced_coupon, shared_tmp, ca
     partial = shared_tmp / "p.partial"
     assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "2",
                  *FAST]) == 0
-    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
-                 "--restart", "checkpoint at step 2")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
+                     "--restart", "checkpoint at step 2")
     on0((partial / "checkpoint" / "state.npz").unlink)
-    expect_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST], "no checkpoint")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST],
+                     "no checkpoint")
     assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
     assert (out / MANIFEST).exists() and not partial.exists()
     if comm.rank == 0:
@@ -159,11 +143,11 @@ def test_foreign_partial_folders_are_refused(reduced_coupon, shared_tmp, capfd):
     out = shared_tmp / "f"
     write(shared_tmp / "f.partial" / "thesis.tex")
     for args in (["--out", str(out)], ["--restart", str(out)]):
-        expect_error(capfd, ["run", str(reduced_coupon), *args, *FAST],
-                     "f.partial", "not a batteryfx folder")
+        expect_one_error(capfd, ["run", str(reduced_coupon), *args, *FAST],
+                         "f.partial", "not a batteryfx folder")
     # ours, but a user put a file in it
     write(shared_tmp / "f.partial" / MANIFEST, json.dumps({"tool": "batteryfx", "files": []}))
-    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST], "thesis.tex")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST], "thesis.tex")
     assert (shared_tmp / "f.partial" / "thesis.tex").read_text() == "precious"
 
 
@@ -184,7 +168,7 @@ def test_plot_refuses_what_it_cannot_draw_honestly(reduced_coupon, shared_tmp, c
     assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "3",
                  *FAST]) == 0
     partial = shared_tmp / "q.partial"
-    expect_error(capfd, ["plot", str(partial)], "unfinished run", "--partial")
+    expect_one_error(capfd, ["plot", str(partial)], "unfinished run", "--partial")
     capfd.readouterr()
     assert main(["plot", str(partial), "--partial"]) == 0
     err = capfd.readouterr().err
@@ -196,12 +180,12 @@ def test_plot_refuses_what_it_cannot_draw_honestly(reduced_coupon, shared_tmp, c
     case = (out / "case.resolved.toml").read_text()
     for garbage in ("garbage = 1\n", "", "title = [\n"):
         write(out / "case.resolved.toml", garbage)
-        expect_error(capfd, ["plot", str(out)], "case.resolved.toml")
+        expect_one_error(capfd, ["plot", str(out)], "case.resolved.toml")
     write(out / "case.resolved.toml", case)
     on0((out / "summary.json").unlink)
-    expect_error(capfd, ["plot", str(out)], "summary.json")
-    expect_error(capfd, ["plot", str(shared_tmp)], "not a batteryfx output folder")
-    expect_error(capfd, ["plot", str(shared_tmp / "nope")], "no such output folder")
+    expect_one_error(capfd, ["plot", str(out)], "summary.json")
+    expect_one_error(capfd, ["plot", str(shared_tmp)], "not a batteryfx output folder")
+    expect_one_error(capfd, ["plot", str(shared_tmp / "nope")], "no such output folder")
 
 
 def test_out_is_an_existing_file(reduced_coupon, tmp_path, capfd):
@@ -225,8 +209,8 @@ def test_a_hand_edited_manifest_cannot_reach_outside(reduced_coupon, tmp_path, c
     good = dict(manifest)
     for bad in ("../victim.txt", str(victim), "fields/../../victim.txt", "notes.txt"):
         (out / MANIFEST).write_text(json.dumps({**manifest, "files": manifest["files"] + [bad]}))
-        expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
-                     "not a batteryfx output folder")
+        expect_one_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
+                         "not a batteryfx output folder")
         assert victim.read_text() == "precious"
     (out / MANIFEST).write_text(json.dumps(good))
     elsewhere = tmp_path / "data"
@@ -236,8 +220,8 @@ def test_a_hand_edited_manifest_cannot_reach_outside(reduced_coupon, tmp_path, c
 
     shutil.rmtree(out / "fields")
     (out / "fields").symlink_to(elsewhere, target_is_directory=True)
-    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
-                 "fields is a link")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
+                     "fields is a link")
     assert (elsewhere / "fields_0000.vtkhdf").read_text() == "precious"
     assert sorted(p.name for p in elsewhere.iterdir()) == ["fields_0000.vtkhdf"]
 
@@ -254,20 +238,20 @@ def test_links_and_folders_where_batteryfx_writes_are_refused(reduced_coupon, tm
                  *FAST]) == 0
     (partial / "log.txt").unlink()
     (partial / "log.txt").symlink_to(user)
-    expect_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST], "log.txt")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST], "log.txt")
     assert user.read_text() == "precious"
     (partial / "log.txt").unlink()
     (partial / "checkpoint" / "state.npz").unlink()
     (partial / "fields" / "my_notes.txt").write_text("precious")
-    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
-                 "fields/my_notes.txt")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST],
+                     "fields/my_notes.txt")
     assert (partial / "fields" / "my_notes.txt").read_text() == "precious"
     (partial / "fields" / "my_notes.txt").unlink()
     assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
     (out / "summary.json").unlink()
     (out / "summary.json").mkdir()
     (out / "summary.json" / "notes.txt").write_text("precious")
-    expect_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST], "summary.json")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--out", str(out), *FAST], "summary.json")
     assert (out / "summary.json" / "notes.txt").read_text() == "precious"
 
 
@@ -276,13 +260,13 @@ def test_plot_never_draws_over_a_users_file(reduced_coupon, tmp_path, capfd):
     assert main(["run", str(reduced_coupon), "--out", str(out), *FAST]) == 0
     (out / "figures").mkdir(exist_ok=True)
     (out / "figures" / "probes.png").write_text("precious")  # not in the manifest
-    expect_error(capfd, ["plot", str(out)], "figures/probes.png")
+    expect_one_error(capfd, ["plot", str(out)], "figures/probes.png")
     assert (out / "figures" / "probes.png").read_text() == "precious"
     (out / "figures" / "probes.png").unlink()
     user = tmp_path / "mine.png"
     user.write_text("precious")
     (out / "figures" / "probes.png").symlink_to(user)
-    expect_error(capfd, ["plot", str(out)], "figures/probes.png")
+    expect_one_error(capfd, ["plot", str(out)], "figures/probes.png")
     assert user.read_text() == "precious"
     (out / "figures" / "probes.png").unlink()
     (out / "figures" / "my_plot.png").write_text("precious")  # not an output name: kept
@@ -293,7 +277,7 @@ def test_plot_never_draws_over_a_users_file(reduced_coupon, tmp_path, capfd):
 def test_folder_names_and_missing_parents(reduced_coupon, tmp_path, capfd, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for bad in ("/", "res.partial", ".partial", ".hidden"):
-        expect_error(capfd, ["run", str(reduced_coupon), "--out", bad, *FAST], "--out")
+        expect_one_error(capfd, ["run", str(reduced_coupon), "--out", bad, *FAST], "--out")
     # the default out/NAME and a deeper --out are created with their parents
     assert main(["run", str(reduced_coupon), *FAST]) == 0
     assert (tmp_path / "out" / "coupon_reduced" / MANIFEST).exists()
@@ -304,7 +288,7 @@ def test_folder_names_and_missing_parents(reduced_coupon, tmp_path, capfd, monke
     out = tmp_path / "a" / "b" / "OUT"
     manifest = json.loads((out / MANIFEST).read_text())
     (out / MANIFEST).write_text(json.dumps({**manifest, "state": "partial"}))
-    expect_error(capfd, ["plot", str(out)], "incomplete output folder")
+    expect_one_error(capfd, ["plot", str(out)], "incomplete output folder")
     assert main(["run", str(reduced_coupon), "--out", "a/b/OUT", *FAST]) == 0
     assert json.loads((out / MANIFEST).read_text())["state"] == "complete"
 
@@ -328,7 +312,7 @@ def test_second_review_links_fifos_and_hard_links(reduced_coupon, tmp_path, capf
 
     shutil.rmtree(out / "figures", ignore_errors=True)
     (out / "figures").symlink_to(ext, target_is_directory=True)
-    expect_error(capfd, ["plot", str(out)], "figures is a link")
+    expect_one_error(capfd, ["plot", str(out)], "figures is a link")
     (out / "figures").unlink()
     # the final move: fields/ linked away after the checks of a --restart
     assert main(["run", str(reduced_coupon), "--out", str(out), "--stop-after-steps", "2",
@@ -347,13 +331,13 @@ def test_second_review_links_fifos_and_hard_links(reduced_coupon, tmp_path, capf
     snap.mkdir()
     os.link(partial / "log.txt", snap / "log.txt")
     before = (snap / "log.txt").read_text()
-    expect_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST], "log.txt")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST], "log.txt")
     assert (snap / "log.txt").read_text() == before
     (snap / "log.txt").unlink()
     (partial / "batteryfx.lock").unlink(missing_ok=True)
     os.mkfifo(partial / "batteryfx.lock")
-    expect_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST],
-                 "batteryfx.lock")
+    expect_one_error(capfd, ["run", str(reduced_coupon), "--restart", str(out), *FAST],
+                     "batteryfx.lock")
     (partial / "batteryfx.lock").unlink()
     assert main(["run", str(reduced_coupon), "--restart", str(out), *FAST]) == 0
 
