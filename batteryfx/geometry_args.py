@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from batteryfx.errors import CaseError
 
 if TYPE_CHECKING:
-    from batteryfx.case import CouponGeometry
+    from batteryfx.case import CouponGeometry, PouchGeometry
     from batteryfx.geometry import Geometry, GeometryError, Plan
     from batteryfx.geometry.coupon import CouponSpec
+    from batteryfx.geometry.pouch import PouchSpec
 
 SECTION = "geometry"  # the case key of the geometry section
 
@@ -27,6 +28,7 @@ def coupon_spec_from_case(section: CouponGeometry, key: str = SECTION) -> Coupon
     """The coupon builder's arguments from a ``kind = "coupon"`` section: layers given by
     ``thickness`` are stacked on the layer below, layers given by ``z`` keep their range."""
     from batteryfx.geometry.coupon import CouponLayer, CouponSpec, CouponStack, HotSpot
+    from batteryfx.materials import library
 
     stacks = []
     for i, stack in enumerate(section.stacks):
@@ -35,6 +37,9 @@ def coupon_spec_from_case(section: CouponGeometry, key: str = SECTION) -> Coupon
             where = f"{key}.stacks[{i}].layers[{j}]"
             if (layer.thickness is None) == (layer.z is None):
                 raise CaseError(where, layer.name, "give exactly one of thickness or z = [z0, z1]")
+            if layer.material not in library():
+                raise CaseError(f"{where}.material", layer.material, "unknown material; the "
+                                f"library has: {', '.join(sorted(library()))}")
             z0, z1 = layer.z if layer.z is not None else (top, top + layer.thickness)
             layers.append(CouponLayer(layer.name, layer.material, float(z0), float(z1),
                                       layer.cells))
@@ -50,8 +55,117 @@ def coupon_spec_from_case(section: CouponGeometry, key: str = SECTION) -> Coupon
                       grading=section.grading, hot_spot=hot_spot)
 
 
+def pouch_spec_from_case(section: PouchGeometry, key: str = SECTION) -> PouchSpec:
+    """The pouch builder's arguments from a ``kind = "pouch"`` section: the layer table from
+    the ``unit`` preset (or ``layers``), footprints centred on the separator's (origin at its
+    corner), tabs on the collector layers of their electrode, regions with layer names,
+    electrode parts (``a1``) or unit cells (``unit3``) expanded to layer names."""
+    from batteryfx.geometry import GeometryError
+    from batteryfx.geometry.pouch import PouchLayer, PouchSpec, Rect, Region, Tab
+    from batteryfx.geometry.pouch_presets import stack_layers
+
+    ax, ay = section.anode_size
+    cx, cy = section.cathode_size
+    sx, sy = section.separator_size or (max(ax, cx) + 2e-3, max(ay, cy) + 2e-3)
+    if sx < max(ax, cx) or sy < max(ay, cy):
+        raise CaseError(f"{key}.separator_size", [sx, sy], "must cover the anode and cathode "
+                        f"footprints ({max(ax, cx):g} x {max(ay, cy):g} m)")
+
+    def centred(w, h):
+        return Rect((sx - w) / 2, (sy - h) / 2, (sx + w) / 2, (sy + h) / 2)
+
+    feet = {"anode": centred(ax, ay), "cathode": centred(cx, cy),
+            "separator": Rect(0.0, 0.0, sx, sy)}
+    if section.layers is not None:
+        if section.unit is not None and "unit" in section.model_fields_set:
+            raise CaseError(f"{key}.layers", len(section.layers),
+                            "give either unit (a preset) or layers, not both")
+        layers = tuple(PouchLayer(la.name, la.material, la.thickness, feet[la.footprint],
+                                  la.component, la.part, la.unit, la.cells)
+                       for la in section.layers)
+    else:
+        if section.unit is None:
+            raise CaseError(f"{key}.unit", None, "give a unit preset or a layers list")
+        try:
+            layers = stack_layers(section.unit, section.cathodes, feet["anode"], feet["cathode"],
+                                  feet["separator"], outer_anodes=section.outer_anodes,
+                                  separator_thickness=section.separator_thickness,
+                                  laminate=section.laminate)
+        except GeometryError as exc:
+            raise case_error(exc, key) from None
+    _check_materials(layers, section, key)
+    tabs = []
+    for i, tab in enumerate(section.tabs):
+        names = tuple(la.name for la in layers if la.component == f"{tab.electrode}_collector")
+        if not names:
+            raise CaseError(f"{key}.tabs[{i}].electrode", tab.electrode,
+                            "the stack has no collector layers of this electrode")
+        foot = feet[tab.electrode]
+        lo, hi = tab.span
+        if tab.side == "y+":
+            rect = Rect(lo, foot.y1 - 1e-3 * (foot.y1 - foot.y0), hi, sy + tab.length)
+        elif tab.side == "y-":
+            rect = Rect(lo, -tab.length, hi, foot.y0 + 1e-3 * (foot.y1 - foot.y0))
+        elif tab.side == "x+":
+            rect = Rect(foot.x1 - 1e-3 * (foot.x1 - foot.x0), lo, sx + tab.length, hi)
+        else:
+            rect = Rect(-tab.length, lo, foot.x0 + 1e-3 * (foot.x1 - foot.x0), hi)
+        tabs.append(Tab(tab.name, rect, names))
+    regions = []
+    for i, reg in enumerate(section.regions):
+        wanted = []
+        for j, name in enumerate(reg.layers):
+            match = [la.name for la in layers if name in (la.name, la.part, f"unit{la.unit}")
+                     and (name != "unit0")]
+            if not match:
+                raise CaseError(f"{key}.regions[{i}].layers[{j}]", name,
+                                "not a layer, electrode part (a0, c0, ...) or unit cell "
+                                "(unit1, ...) of the stack; layers: "
+                                + ", ".join(la.name for la in layers))
+            wanted += [m for m in match if m not in wanted]
+        x, y = reg.center if reg.center is not None else (sx / 2, sy / 2)
+        w, h = reg.size
+        regions.append(Region(reg.name, Rect(x - w / 2, y - h / 2, x + w / 2, y + h / 2),
+                              tuple(wanted), reg.mesh_size))
+    return PouchSpec(layers=layers, mesh_size=section.mesh_size, filler=section.filler,
+                     tabs=tuple(tabs), regions=tuple(regions), grading=section.grading,
+                     min_cells_per_layer=section.min_cells_per_layer,
+                     max_cell_thickness=section.max_cell_thickness, mode=section.mode,
+                     homogenised_cells=section.homogenised_cells)
+
+
+def _check_materials(layers, section, key: str) -> None:
+    """Every layer material and the filler in the library (CaseError naming the key)."""
+    from batteryfx.materials import library
+
+    lib = library()
+    allowed = ", ".join(sorted(lib))
+    for i, la in enumerate(layers):
+        if la.material not in lib:
+            where = f"{key}.layers[{i}].material" if section.layers is not None \
+                else f"{key}.unit"
+            raise CaseError(where, la.material if section.layers is not None else section.unit,
+                            f"layer {la.name!r}: unknown material {la.material!r}; the library "
+                            f"has: {allowed}")
+    if section.filler not in lib:
+        raise CaseError(f"{key}.filler", section.filler, f"unknown material; the library has: "
+                        f"{allowed}")
+
+
+def used_materials(plan: Plan) -> list[str]:
+    """Library materials of a plan's layer table (homogenised blocks by their mixture)."""
+    used = set()
+    for row in plan.layers:
+        if row.mix:
+            used |= {m for m, _ in row.mix}
+        else:
+            used.add(row.material)
+    return sorted(used)
+
+
 #: geometry kind -> translation of its case section into the builder's spec
-SPEC_FROM_CASE: dict[str, Callable[[Any, str], Any]] = {"coupon": coupon_spec_from_case}
+SPEC_FROM_CASE: dict[str, Callable[[Any, str], Any]] = {"coupon": coupon_spec_from_case,
+                                                        "pouch": pouch_spec_from_case}
 
 
 def geometry_spec(section, key: str = SECTION):

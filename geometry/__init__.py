@@ -6,7 +6,7 @@
 case's ``[geometry]`` section into a spec.
 """
 
-from batteryfx.geometry import coupon
+from batteryfx.geometry import coupon, pouch
 from batteryfx.geometry.base import Box, Builder, Geometry, GeometryError, Layer, Marker, Plan
 
 __all__ = ["BUILDERS", "Box", "Builder", "Geometry", "GeometryError", "Layer", "Marker", "Plan",
@@ -15,6 +15,7 @@ __all__ = ["BUILDERS", "Box", "Builder", "Geometry", "GeometryError", "Layer", "
 #: geometry kind -> builder
 BUILDERS: dict[str, Builder] = {
     "coupon": Builder("coupon", coupon.CouponSpec, coupon.plan, coupon.build),
+    "pouch": Builder("pouch", pouch.PouchSpec, pouch.plan, pouch.build),
 }
 
 

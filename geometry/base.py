@@ -48,7 +48,10 @@ class Marker:
 
 @dataclass(frozen=True)
 class Layer:
-    """One row of the layer table: ``material`` fills ``z0 <= z <= z1`` (m) of ``stack``."""
+    """One row of the layer table: ``material`` fills ``z0 <= z <= z1`` (m) of ``stack``.
+
+    ``mix``: for a homogenised block, the (material, thickness m) of the layers it stands for
+    (``material`` is then "homogenised"); the physics derives effective properties from it."""
 
     stack: str
     name: str
@@ -57,6 +60,7 @@ class Layer:
     z1: float
     cells: int
     tag: int
+    mix: tuple[tuple[str, float], ...] = ()
 
     @property
     def thickness(self) -> float:
