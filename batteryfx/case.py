@@ -30,11 +30,16 @@ from pydantic import (
 
 from batteryfx.errors import CaseError
 from batteryfx.units import (
+    Charge,
+    Energy,
     HeatFlux,
     HeatTransferCoefficient,
     Length,
+    Power,
     PowerDensity,
+    Resistance,
     Time,
+    Voltage,
     to_si,
 )
 from batteryfx.units import Temperature as _AnyTemperature
@@ -143,6 +148,73 @@ class CouponGeometry(_Section):
     stacks: Annotated[list[StackSpec], Field(min_length=1)]
 
 
+class PouchLayerSpec(_Section):
+    """One layer of a hand-written pouch stack (instead of ``unit``), listed bottom-up."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_./-]+$")]
+    material: str
+    thickness: PositiveLength
+    footprint: Literal["anode", "cathode", "separator"] = "separator"
+    component: Literal["anode_collector", "anode_active", "separator", "cathode_active",
+                       "cathode_collector", "packaging", "other"] = "other"
+    part: str = ""
+    unit: Annotated[int, Field(ge=0, le=10000)] = 0
+    cells: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+
+class TabSpec(_Section):
+    """A tab: the collector layers of one electrode kind continued ``length`` beyond the
+    stack on side ``side``, over ``x = [x0, x1]`` (or ``y`` for the x sides) in the stack's
+    coordinates (origin at the separator footprint's corner)."""
+
+    name: Name
+    electrode: Literal["anode", "cathode"]
+    span: tuple[Length, Length]
+    length: PositiveLength
+    side: Literal["y+", "y-", "x+", "x-"] = "y+"
+
+
+class RegionSpec(_Section):
+    """An in-plane rectangle through chosen layers (a hot spot, a nail, a short), meshed
+    exactly and graded toward; a volume marker named ``name``. ``layers``: layer names or
+    electrode parts (``a1``, ``c0``, ``unit3``); empty: every layer."""
+
+    name: Name
+    size: tuple[PositiveLength, PositiveLength]
+    center: tuple[Length, Length] | None = None
+    layers: list[str] = []
+    mesh_size: PositiveLength | None = None
+
+
+class PouchGeometry(_Section):
+    """A stacked pouch cell (geometry/pouch.py): N double-sided cathodes between N + 1 anodes
+    from a ``unit`` preset (or a hand-written ``layers`` list), real footprints, optional tabs
+    and refined regions; extruded hexahedra, or one homogenised orthotropic block."""
+
+    kind: Literal["pouch"]
+    unit: str | None = "piag_20li_ncm811"
+    cathodes: Annotated[int, Field(ge=1, le=200)] = 2
+    outer_anodes: Literal["single_sided", "double_sided"] = "single_sided"
+    anode_size: tuple[PositiveLength, PositiveLength] = (58e-3, 45e-3)
+    cathode_size: tuple[PositiveLength, PositiveLength] = (56e-3, 43e-3)
+    separator_size: tuple[PositiveLength, PositiveLength] | None = None
+    separator_thickness: PositiveLength = 16e-6
+    laminate: bool = True
+    layers: list[PouchLayerSpec] | None = None
+    filler: str = "electrolyte_LiPF6_EC_DMC"
+    tabs: list[TabSpec] = []
+    regions: list[RegionSpec] = []
+    mesh_size: PositiveLength = 2e-3
+    grading: Annotated[float, Field(gt=1.0, le=2.0)] = 1.3
+    min_cells_per_layer: Annotated[int, Field(ge=1, le=100)] = 1
+    max_cell_thickness: PositiveLength | None = None
+    mode: Literal["resolved", "homogenised"] = "resolved"
+    homogenised_cells: Annotated[int, Field(ge=1, le=10000)] | None = None
+
+
+GeometrySection = Annotated[CouponGeometry | PouchGeometry, Field(discriminator="kind")]
+
+
 # --------------------------------------------------------------------------- physics
 class PhysicsSection(_Section):
     """Transient heat conduction rho cp dT/dt = div(k grad T) + q. ``scheme``: "tr_bdf2"
@@ -160,7 +232,7 @@ class PhysicsSection(_Section):
     rtol: Annotated[float, Field(gt=0, lt=1e-2)] = 1e-10
 
 
-class TemperatureBC(_Section):
+class TemperatureBC(_Section):  # on faces, or on a volume marker (a region held at T)
     """Fixed temperature on a facet marker (e.g. a hot spot held at 473 K)."""
 
     type: Literal["temperature"]
@@ -176,6 +248,16 @@ class ConvectionBC(_Section):
     h: Annotated[HeatTransferCoefficient, Field(ge=0), _bounded(
         None, MAX_HEAT_TRANSFER_COEFFICIENT, "W/(m^2 K)",
         "boiling and jet impingement reach about 1e5, contact conductances 1e7 W/(m^2 K)")]
+    ambient: Temperature
+
+
+class RadiationBC(_Section):
+    """Grey-body radiation to surroundings at ``ambient``: -k dT/dn = emissivity sigma
+    (T^4 - ambient^4); may share a face with one convection condition (the fluxes add)."""
+
+    type: Literal["radiation"]
+    marker: str
+    emissivity: Annotated[float, Field(gt=0, le=1)]
     ambient: Temperature
 
 
@@ -197,7 +279,8 @@ class InsulatedBC(_Section):
 
 
 BoundaryCondition = Annotated[
-    TemperatureBC | ConvectionBC | HeatFluxBC | InsulatedBC, Field(discriminator="type")
+    TemperatureBC | ConvectionBC | RadiationBC | HeatFluxBC | InsulatedBC,
+    Field(discriminator="type"),
 ]
 
 
@@ -213,7 +296,64 @@ class PowerSource(_Section):
     end: Time = math.inf
 
 
-Source = Annotated[PowerSource, Field(discriminator="type")]
+class TotalPowerSource(_Section):
+    """A heat source of ``value`` watts spread uniformly over a cell marker (e.g. a hot spot
+    of given power), switched on over [start, end)."""
+
+    type: Literal["power"]
+    marker: str
+    value: Annotated[Power, _bounded(None, 1e9, "W", "a shorted large cell delivers about "
+                                     "1e4 W; 1e9 W is a unit slip", magnitude=True)]
+    start: Annotated[Time, Field(ge=0)] = 0.0
+    end: Time = math.inf
+
+
+class InternalShortSource(_Section):
+    """An internal short / nail (shared/PHYSICS.md B): the cell discharges through the short,
+    I = V_oc / (R_int + R_short), with I^2 R_short deposited uniformly in ``marker`` (the
+    short region, e.g. the nail column) and I^2 R_int spread over ``spread_marker`` (the
+    electrode coatings), from ``start`` until the stored ``energy`` (or ``capacity`` x V_oc)
+    is spent. V_oc is held constant (no state-of-charge dependence): the power is constant
+    and stops at t_end = start + E (R_int + R_short) / V_oc^2."""
+
+    type: Literal["internal_short"]
+    marker: str
+    spread_marker: str = "electrodes"
+    open_circuit_voltage: Annotated[Voltage, Field(gt=0), _bounded(
+        None, 1e3, "V", "a single cell is below about 5 V; 1 kV is a unit slip")]
+    internal_resistance: Annotated[Resistance, Field(ge=0), _bounded(
+        None, 1e6, "ohm", "a unit slip")]
+    short_resistance: Annotated[Resistance, Field(gt=0), _bounded(
+        1e-9, 1e6, "ohm", "a unit slip")]
+    energy: Annotated[Energy, Field(gt=0)] | None = None
+    capacity: Annotated[Charge, Field(gt=0)] | None = None
+    start: Annotated[Time, Field(ge=0)] = 0.0
+
+    @model_validator(mode="after")
+    def _one_budget(self):
+        if (self.energy is None) == (self.capacity is None):
+            raise ValueError("give exactly one of energy (e.g. '1.3 W*h') or capacity "
+                             "(e.g. '0.36 A*h', times open_circuit_voltage)")
+        return self
+
+    def stored_energy(self) -> float:
+        """Energy the short can deliver (J)."""
+        return self.energy if self.energy is not None else self.capacity \
+            * self.open_circuit_voltage
+
+    def current(self) -> float:
+        """Short-circuit current (A)."""
+        return self.open_circuit_voltage / (self.internal_resistance + self.short_resistance)
+
+    def end(self) -> float:
+        """When the stored energy is spent (s)."""
+        i = self.current()
+        return self.start + self.stored_energy() / (i * i * (self.internal_resistance
+                                                             + self.short_resistance))
+
+
+Source = Annotated[PowerSource | TotalPowerSource | InternalShortSource,
+                   Field(discriminator="type")]
 
 
 # --------------------------------------------------------------------------- time, probes, out
@@ -234,13 +374,16 @@ class ProbeSpec(_Section):
     """A named time series in probes.csv: the temperature at a ``point``, or the mean / max /
     min over a ``marker`` (facets or cells; ``reduce``, default mean, only with a marker).
     ``rise_fractions`` report in summary.json the time at which the probe first reaches
-    T0 + f (T_ref - T0), T_ref the highest fixed temperature of the boundary conditions."""
+    T0 + f (T_ref - T0), T_ref the highest fixed temperature of the boundary conditions;
+    ``thresholds`` the time at which it first reaches each temperature (rising)."""
 
     name: Name
     point: tuple[Length, Length, Length] | None = None
     marker: str | None = None
     reduce: Literal["mean", "max", "min"] | None = None  # "mean" for a marker probe
     rise_fractions: list[Annotated[float, Field(gt=0, lt=1)]] = []
+    #: temperatures whose first crossing time is reported (summary.json ``time_to_<T>C_s``)
+    thresholds: list[Temperature] = []
 
     @model_validator(mode="after")
     def _default_reduce(self) -> ProbeSpec:
@@ -265,6 +408,10 @@ class FiguresSection(_Section):
     enabled: bool = True
     cut_normal: Literal["x", "y", "z"] = "y"
     cut_origin: tuple[Length, Length, Length] | None = None
+    #: width of the cut shown around cut_origin (None: all of it)
+    cut_window: PositiveLength | None = None
+    #: vertical stretch of the cut (None: 1, or what makes a flat cut 1:6)
+    z_scale: Annotated[float, Field(gt=0, le=1e5)] | None = None
     times: list[Annotated[Time, Field(ge=0)]] | None = None
     probe_plot: bool = True
     log_time_axis: bool = True
@@ -275,7 +422,7 @@ class Case(_Section):
 
     title: str
     description: str = ""
-    geometry: CouponGeometry
+    geometry: GeometrySection
     materials: dict[str, dict[str, Any]] = {}
     physics: PhysicsSection
     boundary_conditions: list[BoundaryCondition] = []
@@ -514,19 +661,12 @@ def _field_model_at(model: type[BaseModel], loc: tuple, data: Any) -> type[BaseM
 # --------------------------------------------------------------------------- cross checks
 def check_case(case: Case) -> None:
     """Checks across keys; each failure is one CaseError naming the key."""
-    from batteryfx.geometry_args import plan_case_geometry
+    from batteryfx.geometry_args import plan_case_geometry, used_materials
     from batteryfx.materials import library
 
     lib = library()
     geo = case.geometry
-    for i, stack in enumerate(geo.stacks):
-        for j, layer in enumerate(stack.layers):
-            if layer.material not in lib:
-                raise CaseError(
-                    f"geometry.stacks[{i}].layers[{j}].material", layer.material,
-                    f"unknown material; the library has: {', '.join(sorted(lib))}",
-                )
-    # names, layer table, hot spot, resolvable features: the builder's plan (no mesh)
+    # materials, names, layer table, hot spot, resolvable features: the builder's plan
     _, plan = plan_case_geometry(geo)
     cells = plan.cells
     if cells > MAX_CELLS:
@@ -534,7 +674,7 @@ def check_case(case: Case) -> None:
                         f"would make about {cells:.3g} cells (limit {MAX_CELLS:.0e}); use "
                         "larger cells (mesh_size, hot_spot.mesh_size, max_cell_thickness)")
 
-    used = sorted({row.material for row in plan.layers})
+    used = used_materials(plan)
     for name, props in case.materials.items():
         if name not in lib:
             raise CaseError(
@@ -551,29 +691,39 @@ def check_case(case: Case) -> None:
     markers = {n: d for n, (_, d) in table.items()}
     facet_markers = {n for n, d in markers.items() if d == 2}
     cell_markers = {n for n, d in markers.items() if d == 3}
-    bc_tags: dict[int, int] = {}  # facet tag -> index of the condition on it
+    bc_tags: dict[int, list[int]] = {}  # facet tag -> indices of the conditions on it
     for i, bc in enumerate(case.boundary_conditions):
-        if bc.marker not in facet_markers:
+        if isinstance(bc, TemperatureBC) and bc.marker in cell_markers:
+            pass  # a volume held at a temperature (e.g. a hot spot region)
+        elif bc.marker not in facet_markers:
+            also = " (type = 'temperature' also takes a volume marker)" \
+                if isinstance(bc, TemperatureBC) else ""
             raise CaseError(
                 f"boundary_conditions[{i}].marker", bc.marker,
-                f"unknown boundary marker; allowed: {', '.join(sorted(facet_markers))}",
+                f"unknown boundary marker{also}; allowed: {', '.join(sorted(facet_markers))}",
             )
         for tag in table[bc.marker][0]:
-            if tag in bc_tags:
-                j = bc_tags[tag]
-                raise CaseError(
-                    f"boundary_conditions[{i}].marker", bc.marker,
-                    f"overlaps boundary_conditions[{j}] (marker "
-                    f"{case.boundary_conditions[j].marker!r}); one condition per face",
-                )
-            bc_tags[tag] = i
+            for j in bc_tags.get(tag, []):  # one condition per face, or convection + radiation
+                if {bc.type, case.boundary_conditions[j].type} != {"convection", "radiation"}:
+                    raise CaseError(
+                        f"boundary_conditions[{i}].marker", bc.marker,
+                        f"overlaps boundary_conditions[{j}] (marker "
+                        f"{case.boundary_conditions[j].marker!r}); one condition per face "
+                        "(only a convection and a radiation condition may share one)",
+                    )
+            bc_tags.setdefault(tag, []).append(i)
     for i, src in enumerate(case.sources):
         if src.marker not in cell_markers:
             raise CaseError(
                 f"sources[{i}].marker", src.marker,
                 f"unknown volume marker; allowed: {', '.join(sorted(cell_markers))}",
             )
-        if not src.end > src.start:
+        if isinstance(src, InternalShortSource):
+            if src.spread_marker not in cell_markers:
+                raise CaseError(f"sources[{i}].spread_marker", src.spread_marker,
+                                f"unknown volume marker; allowed: "
+                                f"{', '.join(sorted(cell_markers))}")
+        elif not src.end > src.start:
             raise CaseError(f"sources[{i}].end", src.end, "must be later than start")
 
     t = case.time

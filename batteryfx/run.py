@@ -35,38 +35,110 @@ class RunResult:
 
 def materials_for(case: Case) -> dict[str, object]:
     """Library materials used by the case, with the case's overrides applied (SI)."""
+    from batteryfx.geometry_args import plan_case_geometry, used_materials
     from batteryfx.materials import resolve
     from batteryfx.materials.library import PROPERTY_DIMENSIONS
     from batteryfx.units import to_si
 
-    used = {layer.material for s in case.geometry.stacks for layer in s.layers}
+    _, plan = plan_case_geometry(case.geometry)
     out = {}
-    for name in sorted(used):
+    for name in used_materials(plan):
         overrides = {k: to_si(v, PROPERTY_DIMENSIONS[k])
                      for k, v in case.materials.get(name, {}).items()}
         out[name] = resolve(name, overrides)
     return out
 
 
+def layer_properties(rows, mats: dict) -> dict[int, tuple[float, float, float]]:
+    """(k in-plane, k through-plane (W/(m K)), rho c_p (J/(m^3 K))) per cell tag of a layer
+    table; a homogenised row (``mix``) gets the thickness-weighted parallel / series rules:
+    k_in = sum(k_i t_i) / sum(t_i), k_through = sum(t_i) / sum(t_i / k_i),
+    rho c_p = sum(rho_i c_i t_i) / sum(t_i) (shared/PHYSICS.md B)."""
+
+    def own(name):
+        m = mats[name]
+        k = m["thermal_conductivity"]
+        k_in = m["thermal_conductivity_in_plane"] if "thermal_conductivity_in_plane" in \
+            m.properties else k
+        return k_in, k, m["density"] * m["specific_heat"]
+
+    out = {}
+    for row in rows:
+        if not row.mix:
+            out[row.tag] = own(row.material)
+            continue
+        total = sum(t for _, t in row.mix)
+        parts = [(own(name), t) for name, t in row.mix]
+        out[row.tag] = (sum(p[0] * t for p, t in parts) / total,
+                        total / sum(t / p[1] for p, t in parts),
+                        sum(p[2] * t for p, t in parts) / total)
+    return out
+
+
+def marker_volume(geometry, marker: str) -> float:
+    """Volume (m^3) of a cell marker (collective)."""
+    import ufl
+    from dolfinx import fem
+
+    mesh = geometry.mesh
+    dx = ufl.Measure("dx", domain=mesh, subdomain_data=geometry.cell_tags)
+    one = fem.Constant(mesh, 1.0)
+    local = fem.assemble_scalar(fem.form(one * dx(tuple(geometry.markers[marker].tags))))
+    return mesh.comm.allreduce(local, op=MPI.SUM)
+
+
+def heat_sources(case: Case, geometry) -> list:
+    """The case's sources as volumetric sources (W/m^3 over [start, end)): a total power over
+    its marker's volume; an internal short as I^2 R_short in its region and I^2 R_int over the
+    spread marker until the stored energy is spent."""
+    from batteryfx.solvers import heat
+
+    out = []
+    for s in case.sources:
+        if s.type == "power_density":
+            out.append(heat.VolumeSource(s.marker, s.value, s.start, s.end))
+        elif s.type == "power":
+            out.append(heat.VolumeSource(s.marker, s.value / marker_volume(geometry, s.marker),
+                                         s.start, s.end))
+        elif s.type == "internal_short":
+            i2 = s.current() ** 2
+            end = s.end()
+            out.append(heat.VolumeSource(
+                s.marker, i2 * s.short_resistance / marker_volume(geometry, s.marker),
+                s.start, end))
+            if s.internal_resistance > 0:
+                out.append(heat.VolumeSource(
+                    s.spread_marker, i2 * s.internal_resistance
+                    / marker_volume(geometry, s.spread_marker), s.start, end))
+    return out
+
+
 def build_problem(case: Case, geometry):
-    """The heat problem of a case: per-layer k and rho c_p, conditions and sources."""
+    """The heat problem of a case: per-layer (or homogenised orthotropic) k and rho c_p,
+    conditions and sources."""
     from batteryfx.solvers import heat
 
     mats = materials_for(case)
-    k = heat.cellwise(geometry, {r.tag: mats[r.material]["thermal_conductivity"]
-                                 for r in geometry.layers}, "conductivity")
-    rc = heat.cellwise(geometry, {r.tag: mats[r.material]["density"]
-                                  * mats[r.material]["specific_heat"]
-                                  for r in geometry.layers}, "heat_capacity")
+    props = layer_properties(geometry.layers, mats)
+    k_in = {tag: p[0] for tag, p in props.items()}
+    k_z = {tag: p[1] for tag, p in props.items()}
+    if k_in == k_z:
+        k = heat.cellwise(geometry, k_z, "conductivity")
+    else:
+        k = (heat.cellwise(geometry, k_in, "conductivity_in_plane"),
+             heat.cellwise(geometry, k_z, "conductivity_through_plane"))
+    rc = heat.cellwise(geometry, {tag: p[2] for tag, p in props.items()}, "heat_capacity")
     conditions = []
     for bc in case.boundary_conditions:
         if bc.type == "temperature":
             conditions.append(heat.FixedTemperature(bc.marker, bc.value))
         elif bc.type == "convection":
             conditions.append(heat.Convection(bc.marker, bc.h, bc.ambient))
+        elif bc.type == "radiation":
+            conditions.append(heat.Radiation(bc.marker, bc.emissivity, bc.ambient))
         elif bc.type == "heat_flux":
             conditions.append(heat.HeatFlux(bc.marker, bc.value))
-    sources = [heat.VolumeSource(s.marker, s.value, s.start, s.end) for s in case.sources]
+    sources = heat_sources(case, geometry)
     ph = case.physics
     return heat.HeatProblem(
         geometry, k, rc, initial_temperature=ph.initial_temperature, conditions=conditions,
@@ -301,7 +373,9 @@ def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_ti
     def results_from_csv():
         t, series = read_probes(outdir / "probes.csv")
         fractions = {p.name: p.rise_fractions for p in case.probes}
-        return probe_results(t, series, fractions, case.physics.initial_temperature, t_ref)
+        thresholds = {p.name: p.thresholds for p in case.probes}
+        return probe_results(t, series, fractions, case.physics.initial_temperature, t_ref,
+                             thresholds)
 
     results = on_rank0(comm, results_from_csv, what="probe results")
     iterations = comm.allreduce(problem.iterations, op=MPI.MAX)

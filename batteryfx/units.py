@@ -32,6 +32,11 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "pressure": ("[pressure]", "10 GPa"),
     "current_density": ("[current] / [length] ** 2", "2 A/m^2"),
     "dimensionless": ("", "0.3"),
+    "power": ("[power]", "5 W"),
+    "voltage": ("[electric_potential]", "4.2 V"),
+    "resistance": ("[resistance]", "10 mohm"),
+    "energy": ("[energy]", "1.3 W*h"),
+    "charge": ("[current] * [time]", "0.36 A*h"),
 }
 
 
@@ -152,4 +157,9 @@ SpecificHeat = _quantity("specific_heat")
 HeatTransferCoefficient = _quantity("heat_transfer_coefficient")
 HeatFlux = _quantity("heat_flux")
 PowerDensity = _quantity("power_density")
+Power = _quantity("power")
+Voltage = _quantity("voltage")
+Resistance = _quantity("resistance")
+Energy = _quantity("energy")
+Charge = _quantity("charge")
 CRate = Annotated[float, BeforeValidator(to_c_rate)]

@@ -3,11 +3,46 @@ r"""Transient heat conduction on layered geometries.
     rho c_p dT/dt = div(k grad T) + q            in Omega (SI units: K, s, W/m^3)
     T = T_D                                      on Gamma_D  (e.g. a hot spot held at 473 K)
     -k dT/dn = h (T - T_amb)                     on Gamma_R  (convection)
+    -k dT/dn = eps sigma (T^4 - T_rad^4)         on Gamma_S  (radiation; may share a face
+                                                              with convection: the fluxes add)
     -k dT/dn = -q_n                              on Gamma_N  (heat flux q_n into the body)
     -k dT/dn = 0                                 elsewhere   (insulated / symmetry)
 
 with k and rho c_p cellwise constant (one value per material layer); P1 Lagrange in space,
-consistent or lumped mass M (rho c_p) and K (conduction + convection).
+consistent or lumped mass M (rho c_p) and K (conduction + convection + radiation's fixed
+linear part, below).
+
+Radiation (semi-implicit, the operator kept): eps sigma (T^4 - T_rad^4) = h_r0 (T - T_rad) + R(T)
+with a FIXED coefficient h_r0 = 4 eps sigma T_lin^3 put into K like a convection coefficient
+(T_lin = ``radiation_temperature``, default the largest data temperature: initial, fixed and
+ambient), and the remainder R(T) = (T - T_rad) (eps sigma (T + T_rad)(T^2 + T_rad^2) - h_r0) a
+load evaluated at known temperatures: the vector int -R(T~) v ds over the radiating faces, from
+one form compiled once and assembled (boundary facets only) into a preallocated vector at each
+evaluation. For T <= T_lin, 0 <= -R'(T) <= h_r0, so the explicit part never outgrows the
+implicit one: stable at any dt (for the linearised scalar model |amplification| <= 1 while
+T < 2^(1/3) T_lin; sources heating the body far above T_lin need a larger
+``radiation_temperature``). Where R is evaluated keeps each scheme's order (measured in
+tests/verification/test_heat_radiation.py):
+
+* TR-BDF2: stage 1 is solved twice, first with R(T^n) for both trapezoid ends (predictor U*_0),
+  then with (R(T^n) + R(U*_0)) / 2; stage 2 takes R at the linear extrapolation
+  T^n + (U* - T^n) / gamma of the stage values to t + dt. Second order; cost per step 3 solves
+  with the same factorization (instead of 2) and 3 boundary-form assemblies. Not L-stable for
+  the radiation part at dt much larger than the radiative time scale (the amplification of the
+  linearised model stays within [-0.78, 1]); with the lumped mass the positivity safeguard
+  below redoes steps that overshoot the data range.
+* theta: backward Euler (and the start-up half steps) use R(T^n) (first order, 1 solve);
+  theta < 1 adds a corrector with theta R(T^{n+1}_0) + (1 - theta) R(T^n) (second order for
+  Crank-Nicolson, 2 solves).
+* the positivity fallback: each backward-Euler sub-step uses R at its start (monotone: the
+  explicit part is increasing in T for T <= T_lin).
+* :meth:`HeatProblem.steady`: fixed-point iteration K T_{k+1} = F + r(T_k) with the same K
+  (contraction factor max(1 - (T/T_lin)^3) < 1), to 1e-12 relative.
+
+Each step is self-contained (nothing is lagged from one step to the next), so
+:meth:`HeatProblem.state` / :meth:`HeatProblem.restore` stay exact; the radiative heat, like
+the convective, is part of ``loads_J`` in :meth:`HeatProblem.energy_balance` (it enters the
+right-hand side as a load, so the discrete balance stays exact).
 
 Time schemes (``scheme``):
 
@@ -46,9 +81,10 @@ Time schemes (``scheme``):
   the mean load over the step.
 
 M, K and the load vectors F_i are assembled once; each step builds the right-hand sides from
-SpMVs and AXPYs (no form assembly), and the system matrix is re-assembled and re-factorized
-only when dt changes. Dirichlet rows are handled by lifting with the unconstrained operator
-(b -= (M/tau + theta K) g; b[D] = g).
+SpMVs and AXPYs (no form assembly but the radiation remainder's, over the radiating boundary
+facets only), and the system matrix is re-assembled and re-factorized only when dt changes.
+Dirichlet rows are handled by lifting with the unconstrained operator (b -= (M/tau + theta K) g;
+b[D] = g).
 
 Run-time checks and diagnostics: after every solve a temperature below 0 K or not finite raises
 :class:`PhysicsViolation`; :meth:`HeatProblem.energy_balance` compares the stored heat with the
@@ -104,6 +140,11 @@ _A4 = 1.0 / _D - 3.0  # weight of U4 in the positive fallback (sqrt 2 - 1)
 _FALLBACK_RTOL = 1e-9
 #: recommended warning threshold of max_principle_excess(), as a fraction of the data range
 MAX_PRINCIPLE_RTOL = 1e-6
+#: Stefan-Boltzmann constant (W m^-2 K^-4) = 2 pi^5 k_B^4 / (15 h^3 c^2) from the exact SI
+#: defining constants (= CODATA 2018 / scipy.constants.Stefan_Boltzmann 5.670374419e-8)
+STEFAN_BOLTZMANN = 2 * np.pi**5 * 1.380649e-23**4 / (15 * 6.62607015e-34**3 * 299792458.0**2)
+#: HeatProblem.steady with radiation: fixed-point iterations allowed, relative tolerance
+_STEADY_MAX_IT, _STEADY_RTOL = 1000, 1e-12
 
 #: PETSc option sets by name; see :func:`solver_options`.
 SOLVERS = {
@@ -191,6 +232,24 @@ class Convection:
 
 
 @dataclass(frozen=True)
+class Radiation:
+    """-k dT/dn = emissivity sigma (T^4 - ambient^4) (grey surface, surroundings at
+    ``ambient``); on its own or on a face that also has a :class:`Convection`."""
+
+    marker: str
+    emissivity: float  # 0 .. 1
+    ambient: float  # K
+
+    def __post_init__(self):
+        if not 0.0 <= self.emissivity <= 1.0:
+            raise ValueError(f"Radiation({self.marker!r}): emissivity = {self.emissivity}; "
+                             "allowed 0 .. 1")
+        if not self.ambient > 0.0:
+            raise ValueError(f"Radiation({self.marker!r}): ambient = {self.ambient} K; "
+                             "allowed > 0 K")
+
+
+@dataclass(frozen=True)
 class HeatFlux:
     marker: str
     value: float  # W/m^2 into the body
@@ -235,7 +294,7 @@ class HeatProblem:
     def __init__(
         self,
         geometry: Geometry,
-        conductivity: fem.Function | float,
+        conductivity: fem.Function | float | tuple,
         heat_capacity: fem.Function | float,
         *,
         initial_temperature: float,
@@ -248,6 +307,7 @@ class HeatProblem:
         degree: int = 1,
         startup_steps: int = 2,
         mass_lumping: bool = False,
+        radiation_temperature: float | None = None,
     ):
         if scheme not in SCHEMES:
             raise ValueError(f"scheme = {scheme!r}: allowed {', '.join(SCHEMES)}")
@@ -273,16 +333,26 @@ class HeatProblem:
         dxm = dx(metadata={"quadrature_rule": "vertex", "quadrature_degree": 1}) \
             if mass_lumping else dx
         m_form = rc * u * v * dxm
-        k_form = k * ufl.inner(ufl.grad(u), ufl.grad(v)) * dx
+        if isinstance(k, tuple):  # orthotropic (in-plane x, y; through-plane z)
+            k_in, k_z = k
+            grad_u, grad_v = ufl.grad(u), ufl.grad(v)
+            k_form = (k_in * (grad_u[0] * grad_v[0] + grad_u[1] * grad_v[1])
+                      + k_z * grad_u[2] * grad_v[2]) * dx
+        else:
+            k_form = k * ufl.inner(ufl.grad(u), ufl.grad(v)) * dx
         loads = []  # (form, amplitude(t) or None for constant)
         self.bcs: list[fem.DirichletBC] = []
         data_temperatures = [self.initial_temperature]  # range of the maximum principle
         conv_form = None  # int h v ds over the convection faces (= 1^T K_convection)
+        radiating: list[Radiation] = []
         max_principle = True
         for c in conditions:
             if isinstance(c, FixedTemperature):
-                facets = geometry.entities(c.marker)
-                dofs = fem.locate_dofs_topological(V, mesh.topology.dim - 1, facets)
+                # on faces, or on a volume (e.g. a hot spot held at a temperature)
+                entities = geometry.entities(c.marker)
+                edim = geometry.markers[c.marker].dim
+                mesh.topology.create_connectivity(edim, mesh.topology.dim)
+                dofs = fem.locate_dofs_topological(V, edim, entities)  # (shared over ranks)
                 self.bcs.append(fem.dirichletbc(PETSc.ScalarType(c.value), dofs, V))
                 data_temperatures.append(float(c.value))
             elif isinstance(c, Convection):
@@ -296,8 +366,37 @@ class HeatProblem:
             elif isinstance(c, HeatFlux) and c.value:
                 loads.append((c.value * v * on(ds, c.marker), None))
                 max_principle = False
+            elif isinstance(c, Radiation) and c.emissivity > 0:
+                radiating.append(c)
+                data_temperatures.append(float(c.ambient))
             else:  # insulated: natural condition, nothing to add
                 pass
+        # Radiation: h_r0 (T - T_rad) with the fixed h_r0 = 4 eps sigma T_lin^3 goes into K
+        # and the loads (like convection); the remainder -R(T) v ds is the form _rad_form of
+        # the evaluation temperature _T_rad (module docstring)
+        self._rad_form = None
+        #: T_lin (K) of the radiation's fixed linear part (None: no radiating face)
+        self.radiation_temperature = None
+        if radiating:
+            t_lin = float(max(data_temperatures) if radiation_temperature is None
+                          else radiation_temperature)
+            if not t_lin > 0.0:
+                raise ValueError(f"radiation_temperature = {t_lin} K: allowed > 0 K")
+            self.radiation_temperature = t_lin
+            self._T_rad = fem.Function(V, name="radiation_evaluation_temperature")
+            tr, rad_form = self._T_rad, None
+            for c in radiating:
+                es, ta = c.emissivity * STEFAN_BOLTZMANN, float(c.ambient)
+                h0 = 4.0 * es * t_lin**3
+                k_form += h0 * u * v * on(ds, c.marker)
+                term = h0 * v * on(ds, c.marker)
+                conv_form = term if conv_form is None else conv_form + term
+                loads.append((h0 * ta * v * on(ds, c.marker), None))
+                # -R(T) = -(T - T_rad) (eps sigma (T + T_rad)(T^2 + T_rad^2) - h_r0), factored
+                # so that it vanishes at T = T_rad without cancellation
+                rem = -(tr - ta) * (es * (tr + ta) * (tr**2 + ta**2) - h0) * v * on(ds, c.marker)
+                rad_form = rem if rad_form is None else rad_form + rem
+            self._rad_form = fem.form(rad_form)
         for s in (s for s in sources if s.value):
             loads.append((s.value * v * on(dx, s.marker), s.amplitude))
             max_principle = False
@@ -366,6 +465,8 @@ class HeatProblem:
         self._us = self._new_vector()  # TR-BDF2 stage value / fallback sub-step
         self._y = self._new_vector()  # TR-BDF2: c1 U* - c2 T^n
         self._load_vec, self._load_vec1 = self._new_vector(), self._new_vector()
+        # radiation: -R at T^n, at another point, and a stage's load with them
+        self._rad_vecs = [self._new_vector() for _ in range(3)] if radiating else []
         # linear solver: batteryfx's defaults for ``solver`` under the stable prefix "heat_",
         # overridden by the user's -heat_... options (kept in the database until destroy(),
         # since some are read only when the solver is set up)
@@ -385,8 +486,8 @@ class HeatProblem:
         # the positivity safeguard needs the lumped mass (with the consistent mass no scheme
         # keeps the maximum principle: it would redo every step at first order)
         self._safeguard = self.bounds is not None and mass_lumping
-        self._has_sink = bool(self.bcs) or any(isinstance(c, Convection) and c.h > 0
-                                               for c in conditions)
+        self._has_sink = bool(self.bcs) or bool(radiating) or any(
+            isinstance(c, Convection) and c.h > 0 for c in conditions)
         self._assembled: tuple[float, float] | None = None
         self._startup_left = startup_steps if scheme == "theta" and self.theta < 1.0 else 0
         self.iterations = 0
@@ -396,6 +497,7 @@ class HeatProblem:
                         "roundoff_J": 0.0}
         self._excess = 0.0  # largest excursion (K) outside self.bounds so far
         self._bc_applied = False  # TR-BDF2: T = g on the fixed-temperature dofs yet?
+        self.radiation_assemblies = 0  # evaluations of the radiation remainder (cost)
 
     # ------------------------------------------------------------------ helpers
     def _new_vector(self) -> PETSc.Vec:
@@ -408,6 +510,21 @@ class HeatProblem:
             a = amplitude(t, t_end)
             if a:
                 out.axpy(a, vec)
+
+    def _radiation(self, out: PETSc.Vec, *terms: tuple[float, PETSc.Vec]) -> None:
+        """out = int -R(T~) v ds over the radiating faces (the radiation's remainder load, see
+        the module docstring) at T~ = sum of coefficient * vector of ``terms``: one assembly of
+        the compiled boundary form (collective)."""
+        point = self._T_rad.x.petsc_vec
+        point.set(0.0)
+        for a, vec in terms:
+            point.axpy(a, vec)
+        self._T_rad.x.scatter_forward()
+        with out.localForm() as local:
+            local.set(0.0)
+        fem_petsc.assemble_vector(out, self._rad_form)
+        out.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        self.radiation_assemblies += 1
 
     def _set_operator(self, dt: float, theta: float) -> None:
         """A = M/dt + theta K (with the Dirichlet rows), factorized once per (dt, theta)."""
@@ -525,7 +642,21 @@ class HeatProblem:
         x, un, w = self.T.x.petsc_vec, self._un, self._load_vec
         x.copy(un)
         self._load(self.t, w, self.t + dt)
-        return self._solve(x, dt, th, un, w, self.t + dt, dt, z=un, s=1.0 - th)
+        if self._rad_form is None:
+            return self._solve(x, dt, th, un, w, self.t + dt, dt, z=un, s=1.0 - th)
+        # radiation: R(T^n) (backward Euler: first order, as the scheme); theta < 1: then
+        # corrected with theta R(T^{n+1}_0) + (1 - theta) R(T^n) (second order)
+        rn, r1, f = self._rad_vecs
+        self._radiation(rn, (1.0, un))
+        w.copy(f)
+        f.axpy(1.0, rn)
+        if th < 1.0:
+            self._solve(x, dt, th, un, f, self.t + dt, dt, z=un, s=1.0 - th)
+            self._radiation(r1, (1.0, x))
+            w.copy(f)
+            f.axpy(1.0 - th, rn)
+            f.axpy(th, r1)
+        return self._solve(x, dt, th, un, f, self.t + dt, dt, z=un, s=1.0 - th)
 
     def _tr_bdf2(self, dt: float) -> np.ndarray:
         t = self.t
@@ -539,6 +670,17 @@ class HeatProblem:
         self._load(t, f1, t_stage)
         f1.copy(w)
         w.scale(2.0)
+        if self._rad_form is not None:
+            # radiation: predictor U*_0 with R(T^n) at both ends, then R(T^n) + R(U*_0)
+            rn, r1, _ = self._rad_vecs
+            self._radiation(rn, (1.0, un))
+            w.axpy(2.0, rn)
+            self._solve(us, tau, 1.0, un, w, t_stage, dt, z=un, s=1.0)
+            self._radiation(r1, (1.0, us))
+            f1.copy(w)
+            w.scale(2.0)
+            w.axpy(1.0, rn)
+            w.axpy(1.0, r1)
         e1 = self._solve(us, tau, 1.0, un, w, t_stage, dt, z=un, s=1.0)
         # stage 2 (BDF2): (M/tau + K) T^{n+1} = M (c1 U* - c2 T^n)/tau + F2,
         # F2 = (2 - gamma) F2' - (1 - gamma) F1 (exact energy input over the step)
@@ -549,6 +691,11 @@ class HeatProblem:
         self._load(t_stage, w, t + dt)
         w.scale(2.0 - GAMMA)
         w.axpy(-(1.0 - GAMMA), f1)
+        if self._rad_form is not None:
+            # radiation at T^n + (U* - T^n) / gamma (the stage values extrapolated to t + dt)
+            r1 = self._rad_vecs[1]
+            self._radiation(r1, (1.0 - 1.0 / GAMMA, un), (1.0 / GAMMA, us))
+            w.axpy(1.0, r1)
         # energy: E^{n+1} - E^n = c1 (E* - E^n) + (stage-2 inputs)
         energy = _C1 * e1 + self._solve(x, tau, 1.0, y, w, t + dt, dt)
         if self._safeguard and self._outside_bounds(x):
@@ -571,6 +718,10 @@ class HeatProblem:
             if k == 3:
                 x.copy(us)  # U3
             self._load(edges[k], w, edges[k + 1])
+            if self._rad_form is not None:  # radiation at the sub-step's start
+                r1 = self._rad_vecs[1]
+                self._radiation(r1, (1.0, x))
+                w.axpy(1.0, r1)
             energy += (_A4 if k == 3 else 1.0) * self._solve(x, tau, 1.0, x, w, edges[k + 1], dt)
         x.scale(_A4)
         x.axpy(1.0 - _A4, us)
@@ -589,25 +740,45 @@ class HeatProblem:
         self._excess = max(self._excess, x.max()[1] - hi, lo - x.min()[1])
 
     def steady(self) -> None:
-        """Solve the steady problem K T = F(t) (sources at the current time). The energy
-        balance counts the change of stored heat as ``steady_J`` (no time history)."""
+        """Solve the steady problem K T = F(t) (sources at the current time); with radiation
+        by the fixed-point iteration K T_{k+1} = F + r(T_k) from the current T (module
+        docstring). The energy balance counts the change of stored heat as ``steady_J`` (no
+        time history)."""
         if not self._has_sink:
-            raise SolverDiverged("a steady heat problem needs a fixed temperature or a "
-                                 "convection condition somewhere (insulated everywhere has no "
-                                 "steady state)")
+            raise SolverDiverged("a steady heat problem needs a fixed temperature, a "
+                                 "convection or a radiation condition somewhere (insulated "
+                                 "everywhere has no steady state)")
         stored = self.energy()
         Kc = fem_petsc.assemble_matrix(self._k_form, bcs=self.bcs)
         Kc.assemble()
-        b, w = self._b, self._work
-        self._load(self.t, b)
-        if len(self.bcs):
-            self.K.mult(self._g, w)
-            b.axpy(-1.0, w)
-            b.array[self._bc_rows] = self._g_owned
+        b, w, x = self._b, self._work, self.T.x.petsc_vec
         self.ksp.setOperators(Kc)
         self._assembled = None
-        self.ksp.solve(b, self.T.x.petsc_vec)
-        self._check(self.T.x.petsc_vec, self.t, None)
+        radiation = self._rad_form is not None
+        for _ in range(_STEADY_MAX_IT if radiation else 1):
+            self._load(self.t, b)
+            if radiation:
+                x.copy(self._un)
+                self._radiation(self._rad_vecs[1], (1.0, x))
+                b.axpy(1.0, self._rad_vecs[1])
+            if len(self.bcs):
+                self.K.mult(self._g, w)
+                b.axpy(-1.0, w)
+                b.array[self._bc_rows] = self._g_owned
+            self.ksp.solve(b, x)
+            self._check(x, self.t, None)
+            if not radiation:
+                break
+            x.copy(w)
+            w.axpy(-1.0, self._un)
+            if w.norm(PETSc.NormType.INFINITY) <= _STEADY_RTOL * x.norm(PETSc.NormType.INFINITY):
+                break
+        else:
+            Kc.destroy()
+            raise SolverDiverged(
+                f"steady heat problem with radiation: the fixed-point iteration did not "
+                f"converge in {_STEADY_MAX_IT} iterations; set a radiation_temperature near "
+                "the expected surface temperatures")
         self.T.x.scatter_forward()
         Kc.destroy()
         self._energy["steady_J"] += self.energy() - stored
@@ -646,13 +817,13 @@ class HeatProblem:
     def energy_balance(self) -> dict[str, float]:
         """Stored heat against the cumulative input (J; collective, the same on all ranks):
         ``stored_J`` = int rho c_p (T - T0) dx (via M); ``loads_J`` = sources + heat fluxes +
-        convection (net); ``fixed_temperature_J`` = through the fixed-temperature faces (the
-        Dirichlet reaction); ``steady_J`` = the jumps of :meth:`steady`; ``net_input_J`` their
-        sum; ``drift_J`` = stored - net input; ``roundoff_J`` a floating-point bound of the
-        bookkeeping (large only for absurdly large steps, where the reaction times dt is
-        round-off times dt); ``drift_rel`` = max(|drift| - roundoff, 0) / max(|stored|,
-        |loads|, |fixed temperature|, |steady|). Measured ~1e-14 with a direct solver; of the
-        order of rtol with an iterative one."""
+        convection + radiation (net: heat lost counts negative); ``fixed_temperature_J`` =
+        through the fixed-temperature faces (the Dirichlet reaction); ``steady_J`` = the jumps
+        of :meth:`steady`; ``net_input_J`` their sum; ``drift_J`` = stored - net input;
+        ``roundoff_J`` a floating-point bound of the bookkeeping (large only for absurdly large
+        steps, where the reaction times dt is round-off times dt); ``drift_rel`` =
+        max(|drift| - roundoff, 0) / max(|stored|, |loads|, |fixed temperature|, |steady|).
+        Measured ~1e-14 with a direct solver; of the order of rtol with an iterative one."""
         e = dict(self._energy)
         stored = self.energy()
         e["roundoff_J"] += 100 * np.finfo(float).eps * self._norms["m1"] * (
@@ -684,7 +855,8 @@ class HeatProblem:
                 "factorizations": int(self.factorizations), "iterations": int(self.iterations),
                 "fallback_steps": int(self.fallback_steps),
                 "energy": {k: float(v) for k, v in self._energy.items()},
-                "max_principle_excess": float(self._excess), "bc_applied": self._bc_applied}
+                "max_principle_excess": float(self._excess), "bc_applied": self._bc_applied,
+                "radiation_assemblies": int(self.radiation_assemblies)}
 
     def restore(self, state: dict) -> None:
         """Restore :meth:`state` (T and t are restored by the caller)."""
@@ -698,12 +870,14 @@ class HeatProblem:
         self._energy.update({k: float(v) for k, v in state.get("energy", {}).items()})
         self._excess = float(state.get("max_principle_excess", 0.0))
         self._bc_applied = bool(state.get("bc_applied", True))
+        # (no radiation state besides this counter: nothing is lagged from step to step)
+        self.radiation_assemblies = int(state.get("radiation_assemblies", 0))
 
     def destroy(self) -> None:
         for obj in (self.ksp, self.A, self.M, self.K, self._b, self._work, self._g,
                     self._un, self._us, self._m1, self._k1, self._md, self._kd, self._one_d,
                     self._y, self._load_vec, self._load_vec1, self._shifted,
-                    self._constant_load, *[v for v, _ in self._timed_loads]):
+                    self._constant_load, *[v for v, _ in self._timed_loads], *self._rad_vecs):
             obj.destroy()
         _unset_defaults(self._options_set)  # the user's own options stay
         self._options_set = []
@@ -713,10 +887,12 @@ __all__ = [
     "MAX_PRINCIPLE_RTOL",
     "OPTIONS_PREFIX",
     "SCHEMES",
+    "STEFAN_BOLTZMANN",
     "Convection",
     "FixedTemperature",
     "HeatFlux",
     "HeatProblem",
+    "Radiation",
     "VolumeSource",
     "cellwise",
 ]

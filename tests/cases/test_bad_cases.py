@@ -56,7 +56,7 @@ BAD = {
     "negative_end_time": (_set("time.end", "-1 s"), "time.end", "greater than 0"),
     "unknown_marker": (_set("boundary_conditions.0.marker", "hotspot"),
                        "boundary_conditions[0].marker", "unknown boundary marker"),
-    "unknown_bc_type": (_set("boundary_conditions.0.type", "radiation"),
+    "unknown_bc_type": (_set("boundary_conditions.0.type", "radiative"),
                         "boundary_conditions[0].type", "expected one of"),
     "unparsable_quantity": (_set("geometry.mesh_size", "half a micron"),
                             "geometry.mesh_size", "cannot parse"),
@@ -78,6 +78,14 @@ BAD = {
                           "materials.Cu.thermal_conductivity", "finite"),
     "below_absolute_zero": (_set("physics.initial_temperature", "-10 K"),
                             "physics.initial_temperature", "absolute zero"),
+    "emissivity_above_one": (_set("boundary_conditions", [
+        {"marker": "top", "type": "radiation", "emissivity": 1.5, "ambient": "298 K"}]),
+        "boundary_conditions[0].emissivity", "less than or equal to 1"),
+    "two_radiation_conditions_on_a_face": (_set("boundary_conditions", [
+        {"marker": "top", "type": "radiation", "emissivity": 0.9, "ambient": "298 K"},
+        {"marker": "top", "type": "convection", "h": "10 W/(m^2*K)", "ambient": "298 K"},
+        {"marker": "cu/top", "type": "radiation", "emissivity": 0.5, "ambient": "298 K"}]),
+        "boundary_conditions[2].marker", "overlaps boundary_conditions[0]"),
     "overlapping_conditions": (_set("boundary_conditions", [
         {"marker": "hot_spot", "type": "temperature", "value": "473 K"},
         {"marker": "cu/hot_spot", "type": "temperature", "value": "350 K"}]),
@@ -155,6 +163,17 @@ def test_out_folder_that_is_not_an_output_is_kept(shared_tmp, capfd):
     assert main(["run", "coupon_pi_ag_vs_cu", "--out", str(victim)]) == 2
     assert "not a batteryfx output folder" in capfd.readouterr().err or MPI.COMM_WORLD.rank
     assert (victim / "thesis.tex").read_text() == "precious"
+
+
+def test_convection_and_radiation_may_share_a_face(tmp_path, capfd):
+    """The one pair of conditions allowed on the same face (the fluxes add)."""
+    data = copy.deepcopy(BASE)
+    data["boundary_conditions"] += [
+        {"marker": "top", "type": "radiation", "emissivity": 0.9, "ambient": "298 K"},
+        {"marker": "cu/top", "type": "convection", "h": "10 W/(m^2*K)", "ambient": "300 K"}]
+    case = tmp_path / "shared_face.toml"
+    case.write_text(tomli_w.dumps(data))
+    assert main(["validate", str(case)]) == 0, capfd.readouterr().err
 
 
 def test_not_toml(tmp_path, capfd):
