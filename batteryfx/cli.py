@@ -1,4 +1,4 @@
-"""Command line: ``batteryfx run | validate | plot | materials | cases``.
+"""Command line: ``batteryfx run | validate | plot | compare | materials | cases``.
 
 ``main(argv) -> int`` is testable without a subprocess. Errors in the input are one line on
 stderr (rank 0) with exit code 2; nothing is written for them.
@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("out")
     pl.add_argument("--partial", action="store_true",
                     help="also draw an interrupted or running run (OUT.partial), with a warning")
+
+    cp = sub.add_parser("compare", help="two finished runs side by side (e.g. PI-Ag vs Cu): "
+                        "threshold times, probe histories, cross-sections, animation")
+    cp.add_argument("a", metavar="OUT_A")
+    cp.add_argument("b", metavar="OUT_B")
+    cp.add_argument("--out", help="report folder (default: out/compare_<A>_vs_<B>)")
 
     m = sub.add_parser("materials", help="list the materials library, or show one material")
     m.add_argument("name", nargs="?")
@@ -149,11 +155,12 @@ def _dispatch(args, comm) -> int:
         return 0
     if args.command == "validate":
         from batteryfx.case import load_case
+        from batteryfx.geometry_args import plan_case_geometry
 
         case = load_case(_case_path(args.case), args.overrides)
-        layers = sum(len(s.layers) for s in case.geometry.stacks)
-        out(f"{args.case}: valid ({case.geometry.kind}, {len(case.geometry.stacks)} stacks, "
-            f"{layers} layers, {len(case.boundary_conditions)} boundary conditions, "
+        _, plan = plan_case_geometry(case.geometry)
+        out(f"{args.case}: valid ({case.geometry.kind}, {len(plan.layers)} layers, "
+            f"about {plan.cells} cells, {len(case.boundary_conditions)} boundary conditions, "
             f"{len(case.probes)} probes, end time {case.time.end:g} s)")
         return 0
     if args.command == "plot":
@@ -179,6 +186,8 @@ def _dispatch(args, comm) -> int:
         for path in paths:
             out(f"figure:  {path}")
         return 0
+    if args.command == "compare":
+        return _compare(args, comm, out)
     if args.command == "materials":
         return _materials(args.name, out)
     if args.command == "cases":
@@ -199,6 +208,39 @@ def _dispatch(args, comm) -> int:
             out(f"{name:28s} {title}")
         return 0
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _compare(args, comm, out) -> int:
+    """The comparison report of two finished runs (tables first, then figures into the
+    finished report folder, as a run does)."""
+    from batteryfx.output import OutputDir, record_files
+    from batteryfx.parallel import on_rank0
+    from batteryfx.post import compare
+
+    a, b = Path(args.a), Path(args.b)
+    for folder in (a, b):
+        on_rank0(comm, compare.load_run, folder, what=f"reading {folder}")
+    report = Path(args.out) if args.out else Path("out") / f"compare_{a.name}_vs_{b.name}"
+    outdir = OutputDir(report, comm)
+    outdir.create()
+    result = on_rank0(comm, compare.write_tables, a, b, outdir.partial, what="the comparison")
+    final = outdir.finalize()
+
+    def figures():
+        paths = compare.write_figures(a, b, final)
+        record_files(final, paths + [final / "compare.json", final / "compare.md"])
+        return paths
+
+    paths = on_rank0(comm, figures, what=f"comparison figures (the tables in {final} are "
+                     "complete)")
+    for row in result["rows"]:
+        if row["ratio_B_over_A"] is not None:
+            out(f"{row['probe']:24s} {row['quantity']:28s} A {row['A']:<10.4g} "
+                f"B {row['B']:<10.4g} B/A {row['ratio_B_over_A']:.3g}")
+    out(f"report: {final / 'compare.md'}")
+    for path in paths:
+        out(f"figure:  {path}")
+    return 0
 
 
 def _materials(name: str | None, out) -> int:

@@ -46,7 +46,10 @@ OUTPUT_PATTERNS = (*TOP_FILES,
                    "fields/fields.vtkhdf.series", "fields/fields.vtkhdf.series.tmp",
                    "fields/fields.vtkhdf", "fields/fields.vtkhdf.tmp",
                    "figures/temperature_cut_[xyz].png", "figures/probes.png",
-                   "checkpoint/state.npz", "checkpoint/state.tmp.npz")
+                   "checkpoint/state.npz", "checkpoint/state.tmp.npz",
+                   # batteryfx compare's report folder
+                   "compare.json", "compare.md", "figures/compare_probes.png",
+                   "figures/compare_cut.png", "figures/compare_cut.gif")
 CHECKPOINT = Path("checkpoint") / "state.npz"
 _HELD_LOCKS: dict[str, int] = {}  # lock file -> open descriptor (rank 0 of a running run)
 

@@ -115,31 +115,43 @@ def cut_plane_figure(out: Path, case: dict, summary: dict, series) -> Path:
     else:
         origin = [o * scale for o in origin]
     axis = "xyz".index(normal)
+    across, up = {"x": (1, 2), "y": (0, 2), "z": (0, 1)}[normal]
+    window = fig.get("cut_window")  # width shown around the origin (m)
+    cuts = [clip_cut(g.slice(normal=normal, origin=origin), across, origin[across],
+                     None if window is None else window * scale) for g in grids]
+    stretch = vertical_exaggeration(cuts[0], across, up, fig.get("z_scale"))
+    for cut in cuts:
+        pts = cut.points.copy()
+        pts[:, up] = pts[:, up] * stretch
+        cut.points = pts
     plotter = pv.Plotter(off_screen=True, shape=(len(times), 1),
                          window_size=(1400, 330 * len(times)), border=False)
-    for row, (t, grid) in enumerate(zip(times, grids, strict=True)):
+    for row, (t, cut) in enumerate(zip(times, cuts, strict=True)):
         plotter.subplot(row, 0)
-        cut = grid.slice(normal=normal, origin=origin)
         plotter.add_mesh(cut, scalars="temperature", cmap="inferno", clim=clim, lighting=False,
                          show_scalar_bar=(row == len(times) - 1),
                          scalar_bar_args={"title": "T (K)", "vertical": True,
                                           "position_x": 0.9, "position_y": 0.1})
         plotter.add_mesh(cut.extract_feature_edges(), color="grey", line_width=1)
         plotter.add_text(f"t = {t:.3g} s", position="upper_left", font_size=11, color="black")
-        plotter.add_text(f"cut {normal} = {origin[axis]:.4g} {unit}; lengths in {unit}",
+        note = f"; {'xyz'[up]} stretched {stretch:.3g}x" if stretch != 1.0 else ""
+        plotter.add_text(f"cut {normal} = {origin[axis]:.4g} {unit}; lengths in {unit}{note}",
                          position="lower_left", font_size=8, color="grey")
+        cb = np.array(cut.bounds).reshape(3, 2)
         for name, (blo, bhi) in boxes.items():
+            if not blo[axis] * scale <= origin[axis] <= bhi[axis] * scale:
+                continue  # the box is not on the cut plane
             centre = [(blo[0] + bhi[0]) / 2 * scale, (blo[1] + bhi[1]) / 2 * scale,
                       bhi[2] * scale]
-            if normal == "y":
-                centre[1] = origin[1]
+            centre[axis] = origin[axis]
+            centre[across] = min(max(centre[across], cb[across][0]), cb[across][1])
+            centre[up] = centre[up] * stretch
             plotter.add_point_labels([centre], [name], font_size=12, point_size=1,
                                      shape_opacity=0.0, always_visible=True,
                                      text_color="black", show_points=False)
         {"x": plotter.view_yz, "y": plotter.view_xz, "z": plotter.view_xy}[normal]()
         plotter.enable_parallel_projection()
         b = np.array(cut.bounds).reshape(3, 2)
-        across, up = {"x": (1, 2), "y": (0, 2), "z": (0, 1)}[normal]
         half_w, half_h = np.ptp(b[across]) / 2, np.ptp(b[up]) / 2
         aspect = 1400 / 330 * 0.8  # panel width / height, leaving room for the colour bar
         plotter.camera.parallel_scale = 1.2 * max(half_h, half_w / aspect)
@@ -148,6 +160,28 @@ def cut_plane_figure(out: Path, case: dict, summary: dict, series) -> Path:
     plotter.screenshot(str(path))
     plotter.close()
     return path
+
+
+def clip_cut(cut, across: int, centre: float, width: float | None):
+    """The part of a cut within ``width`` (figure units) around ``centre`` along ``across``."""
+    if width is None:
+        return cut
+    b = list(cut.bounds)
+    b[2 * across] = max(b[2 * across], centre - width / 2)
+    b[2 * across + 1] = min(b[2 * across + 1], centre + width / 2)
+    return cut.clip_box(b, invert=False).extract_surface(algorithm="dataset_surface")
+
+
+def vertical_exaggeration(cut, across: int, up: int, requested: float | None) -> float:
+    """Stretch of the ``up`` axis: as requested, else 1 unless the cut is flatter than 1:6
+    (a pouch cell 0.5 mm thick and 60 mm wide), then what makes it 1:6."""
+    if requested is not None:
+        return float(requested)
+    b = np.array(cut.bounds).reshape(3, 2)
+    width, height = np.ptp(b[across]), np.ptp(b[up])
+    if height <= 0 or height * 6 >= width:
+        return 1.0
+    return float(width / (6 * height))
 
 
 def probe_figure(out: Path, case: dict, summary: dict) -> Path:

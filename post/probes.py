@@ -32,10 +32,18 @@ def crossing_time(t: np.ndarray, v: np.ndarray, target: float, rising: bool = Tr
     return float(t[i - 1] + frac * (t[i] - t[i - 1]))
 
 
+def threshold_key(kelvin: float) -> str:
+    """summary.json key of a threshold temperature: ``time_to_80C_s`` for 353.15 K."""
+    return f"time_to_{kelvin - 273.15:.4g}C_s".replace("-", "minus")
+
+
 def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[float]],
-                  t_initial: float, t_reference: float | None) -> dict:
+                  t_initial: float, t_reference: float | None,
+                  thresholds: dict[str, list[float]] | None = None) -> dict:
     """Per probe: final, max and time of max; for each rise fraction f the time to reach
-    T0 + f (T_ref - T0), "not reached (end time ... s)", or "undefined ..." when T_ref = T0.
+    T0 + f (T_ref - T0), "not reached (end time ... s)", or "undefined ..." when T_ref = T0;
+    for each threshold temperature (K) the first time the probe reaches it
+    (:func:`threshold_key`), or "not reached (end time ... s)".
 
     The time of the maximum is the first time within 1e-6 of the probe's range below the
     maximum, so a plateau (e.g. at the hot-spot temperature) does not pick a round-off wiggle.
@@ -54,5 +62,9 @@ def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[fl
             target = t_initial + f * (t_reference - t_initial)
             tc = crossing_time(t, v, target, rising=t_reference >= t_initial)
             res[key] = tc if tc is not None else f"not reached (end time {t[-1]:.6g} s)"
+        for kelvin in (thresholds or {}).get(name, []):
+            tc = crossing_time(t, v, kelvin, rising=True)
+            res[threshold_key(kelvin)] = tc if tc is not None else \
+                f"not reached (end time {t[-1]:.6g} s)"
         out[name] = res
     return out

@@ -1,0 +1,257 @@
+"""``batteryfx compare OUT_A OUT_B``: two finished runs (e.g. the same pouch case with a PI-Ag and
+a Cu anode collector) side by side, from their output folders only (no solver objects).
+
+Writes into the report folder: ``compare.json`` and ``compare.md`` (every threshold / rise time
+of the probes both runs share, with the ratio B / A; the peak of each probe; the cell budget of
+each design when the runs have one), ``figures/compare_probes.png`` (probe histories, A solid,
+B dashed), ``figures/compare_cut.png`` (cross-sections at matched output times, A over B) and
+``figures/compare_cut.gif`` (the cross-section animated over all matched times).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from batteryfx.errors import CaseError
+from batteryfx.fields import FIELDS_FILE, read_series
+from batteryfx.post.probes import read_probes
+
+#: files the report writes (relative to the report folder)
+REPORT_FILES = ("compare.json", "compare.md", "figures/compare_probes.png",
+                "figures/compare_cut.png", "figures/compare_cut.gif")
+
+
+def load_run(folder: Path) -> dict:
+    """The parts of a finished output folder the comparison reads (CaseError if it is not
+    one)."""
+    folder = Path(folder)
+    for name in ("summary.json", "case.resolved.toml", "probes.csv"):
+        if not (folder / name).is_file():
+            raise CaseError("compare", str(folder), f"not a finished batteryfx output folder "
+                            f"(no {name}); run the case first")
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+        case = tomllib.loads((folder / "case.resolved.toml").read_text())
+        t, series = read_probes(folder / "probes.csv")
+    except (ValueError, OSError) as exc:
+        raise CaseError("compare", str(folder), f"unreadable output: {exc}") from None
+    geo = case.get("geometry", {})
+    label = geo.get("unit") or case.get("title") or folder.name
+    return {"folder": folder, "summary": summary, "case": case, "t": t, "series": series,
+            "label": str(label), "fields": read_series(folder / "fields")}
+
+
+def compare_results(a: dict, b: dict) -> dict:
+    """Per probe both runs have: each time_to_* result of A and B and the ratio B / A (None
+    when either is not a number), and the maxima; plus each run's cell budget."""
+    pa, pb = a["summary"].get("probes", {}), b["summary"].get("probes", {})
+    rows = []
+    for name in (n for n in pa if n in pb):
+        for key in (k for k in pa[name] if k.startswith("time_to_") and k in pb[name]):
+            va, vb = pa[name][key], pb[name][key]
+            both = isinstance(va, (int, float)) and isinstance(vb, (int, float)) and va > 0
+            rows.append({"probe": name, "quantity": key, "A": va, "B": vb,
+                         "ratio_B_over_A": vb / va if both else None})
+        rows.append({"probe": name, "quantity": "max_K", "A": pa[name]["max_K"],
+                     "B": pb[name]["max_K"], "ratio_B_over_A": None})
+    return {"A": {"folder": str(a["folder"]), "label": a["label"],
+                  "title": a["case"].get("title", "")},
+            "B": {"folder": str(b["folder"]), "label": b["label"],
+                  "title": b["case"].get("title", "")},
+            "rows": rows,
+            "cell_budget": {"A": a["summary"].get("cell_budget"),
+                            "B": b["summary"].get("cell_budget")}}
+
+
+def markdown(result: dict) -> str:
+    """compare.md: the table of :func:`compare_results`."""
+    a, b = result["A"], result["B"]
+
+    def fmt(v):
+        return f"{v:.4g}" if isinstance(v, (int, float)) else str(v)
+
+    lines = [f"# {a['label']} (A) vs {b['label']} (B)", "",
+             f"- A: {a['title']} ({a['folder']})", f"- B: {b['title']} ({b['folder']})", "",
+             "| probe | quantity | A | B | B / A |", "|---|---|---|---|---|"]
+    for r in result["rows"]:
+        ratio = "" if r["ratio_B_over_A"] is None else f"{r['ratio_B_over_A']:.3g}"
+        lines.append(f"| {r['probe']} | {r['quantity']} | {fmt(r['A'])} | {fmt(r['B'])} | "
+                     f"{ratio} |")
+    budgets = result["cell_budget"]
+    if budgets["A"] and budgets["B"]:
+        lines += ["", "## Cell budget", "", "| | A | B | B / A |", "|---|---|---|---|"]
+        for key in ("capacity_Ah", "energy_Wh", "specific_energy_Wh_per_kg",
+                    "energy_density_Wh_per_L"):
+            va, vb = budgets["A"].get(key), budgets["B"].get(key)
+            if isinstance(va, (int, float)) and isinstance(vb, (int, float)) and va:
+                lines.append(f"| {key} | {va:.4g} | {vb:.4g} | {vb / va:.3g} |")
+        ma, mb = budgets["A"].get("mass_kg", {}), budgets["B"].get("mass_kg", {})
+        for key in ma:
+            if key in mb:
+                lines.append(f"| mass {key} (g) | {1e3 * ma[key]:.4g} | {1e3 * mb[key]:.4g} | "
+                             f"{mb[key] / ma[key] if ma[key] else float('nan'):.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+def probe_figure(a: dict, b: dict, path: Path) -> Path:
+    """Probe histories of both runs: same colour per probe, A solid, B dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
+    names = [n for n in a["series"] if n in b["series"]]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, name in enumerate(names):
+        c = colours[i % len(colours)]
+        for run, ls in ((a, "-"), (b, "--")):
+            t, v = run["t"], run["series"][name]
+            ax.plot(t[t > 0], v[t > 0] - 273.15, ls=ls, color=c,
+                    label=f"{name} ({run['label']})")
+    ax.set_xscale("log")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("temperature (C)")
+    ax.set_title(f"{a['label']} (solid) vs {b['label']} (dashed)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def matched_times(a: dict, b: dict) -> list[tuple[float, int, int]]:
+    """(t, step in A, step in B) for output times both runs have (t > 0, within 1e-9 rel)."""
+    out = []
+    for ia, ta in a["fields"]:
+        for ib, tb in b["fields"]:
+            if ta > 0 and abs(ta - tb) <= 1e-9 * max(abs(ta), abs(tb)):
+                out.append((ta, ia, ib))
+    return out
+
+
+def _cut(run: dict, step: int, settings: dict):
+    """The cross-section of a run's fields at an output step, in figure units, clipped and
+    stretched as the settings say."""
+    from batteryfx.post.figures import _read_vtkhdf, clip_cut
+
+    grid = _read_vtkhdf(run["folder"] / "fields" / FIELDS_FILE, step)
+    grid.points = grid.points / settings["metres"]
+    cut = grid.slice(normal=settings["normal"], origin=settings["origin"])
+    cut = clip_cut(cut, settings["across"], settings["origin"][settings["across"]],
+                   settings["window"])
+    pts = cut.points.copy()
+    pts[:, settings["up"]] *= settings["stretch"]
+    cut.points = pts
+    return cut
+
+
+def _settings(a: dict, first_step: int) -> dict:
+    """Cut plane, window, unit and stretch from run A's [figures] section."""
+    from batteryfx.post.figures import (
+        _read_vtkhdf,
+        clip_cut,
+        length_unit,
+        model_extent,
+        vertical_exaggeration,
+    )
+
+    fig = a["case"].get("figures", {})
+    normal = fig.get("cut_normal", "y")
+    boxes = a["summary"].get("geometry", {}).get("stack_boxes_m", {})
+    grid = _read_vtkhdf(a["folder"] / "fields" / FIELDS_FILE, first_step)
+    unit, metres = length_unit(model_extent(boxes, grid.bounds))
+    origin = fig.get("cut_origin") or list(np.array(grid.bounds).reshape(3, 2).mean(axis=1))
+    origin = [o / metres for o in origin]
+    across, up = {"x": (1, 2), "y": (0, 2), "z": (0, 1)}[normal]
+    window = fig.get("cut_window")
+    window = None if window is None else window / metres
+    grid.points = grid.points / metres
+    cut = clip_cut(grid.slice(normal=normal, origin=origin), across, origin[across], window)
+    stretch = vertical_exaggeration(cut, across, up, fig.get("z_scale"))
+    return {"normal": normal, "origin": origin, "across": across, "up": up, "window": window,
+            "stretch": stretch, "unit": unit, "metres": metres}
+
+
+def _frame(plotter, cuts, labels, t, settings, clim, with_bar):
+    """Fill the two rows of a plotter with the cuts of A and B at time t."""
+    for row, (cut, label) in enumerate(zip(cuts, labels, strict=True)):
+        plotter.subplot(row, 0)
+        plotter.add_mesh(cut, scalars="temperature", cmap="inferno", clim=clim,
+                         lighting=False, show_scalar_bar=with_bar and row == 1,
+                         scalar_bar_args={"title": "T (K)", "vertical": True,
+                                          "position_x": 0.9, "position_y": 0.1})
+        plotter.add_text(f"{label}   t = {t:.3g} s", position="upper_left", font_size=10,
+                         color="black")
+        note = f"; {'xyz'[settings['up']]} x{settings['stretch']:.3g}" \
+            if settings["stretch"] != 1.0 else ""
+        plotter.add_text(f"lengths in {settings['unit']}{note}", position="lower_left",
+                         font_size=8, color="grey")
+        {"x": plotter.view_yz, "y": plotter.view_xz, "z": plotter.view_xy}[settings["normal"]]()
+        plotter.enable_parallel_projection()
+        b = np.array(cut.bounds).reshape(3, 2)
+        half_w, half_h = np.ptp(b[settings["across"]]) / 2, np.ptp(b[settings["up"]]) / 2
+        plotter.camera.parallel_scale = 1.15 * max(half_h, half_w / (1200 / 300 * 0.8))
+
+
+def cut_figures(a: dict, b: dict, folder: Path) -> list[Path]:
+    """compare_cut.png (up to 4 matched times, A over B each) and compare_cut.gif (all matched
+    times); nothing when the runs share no output time."""
+    from batteryfx.post.figures import _offscreen
+
+    times = matched_times(a, b)
+    if not times:
+        return []
+    _offscreen()
+    import pyvista as pv
+    from PIL import Image
+
+    pv.OFF_SCREEN = True
+    settings = _settings(a, times[0][1])
+    cuts = [(t, _cut(a, ia, settings), _cut(b, ib, settings)) for t, ia, ib in times]
+    t0 = a["case"]["physics"]["initial_temperature"]
+    hi = max(max(float(ca["temperature"].max()), float(cb["temperature"].max()))
+             for _, ca, cb in cuts)
+    clim = [t0, max(hi, t0 + 1e-6)]
+    labels = [a["label"], b["label"]]
+    pick = np.unique(np.linspace(0, len(cuts) - 1, min(4, len(cuts))).round().astype(int))
+    frames = []
+    for k, (t, ca, cb) in enumerate(cuts):
+        plotter = pv.Plotter(off_screen=True, shape=(2, 1), window_size=(1200, 600),
+                             border=False)
+        _frame(plotter, [ca, cb], labels, t, settings, clim, with_bar=True)
+        plotter.set_background("white")
+        frames.append((k, plotter.screenshot(return_img=True)))
+        plotter.close()
+    written = []
+    stills = [img for k, img in frames if k in set(pick.tolist())]
+    png = folder / "figures" / "compare_cut.png"
+    Image.fromarray(np.concatenate(stills, axis=0)).save(png)
+    written.append(png)
+    gif = folder / "figures" / "compare_cut.gif"
+    images = [Image.fromarray(img).convert("P", palette=Image.Palette.ADAPTIVE)
+              for _, img in frames]
+    images[0].save(gif, save_all=True, append_images=images[1:], duration=700, loop=0)
+    written.append(gif)
+    return written
+
+
+def write_tables(a_folder: Path, b_folder: Path, folder: Path) -> dict:
+    """compare.json and compare.md into ``folder`` (which exists); returns the result."""
+    a, b = load_run(a_folder), load_run(b_folder)
+    result = compare_results(a, b)
+    (folder / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
+    (folder / "compare.md").write_text(markdown(result))
+    return result
+
+
+def write_figures(a_folder: Path, b_folder: Path, folder: Path) -> list[Path]:
+    """The report's figures into ``folder``/figures; returns the files written."""
+    a, b = load_run(a_folder), load_run(b_folder)
+    (folder / "figures").mkdir(exist_ok=True)
+    files = [probe_figure(a, b, folder / "figures" / "compare_probes.png")]
+    return files + cut_figures(a, b, folder)

@@ -1,0 +1,95 @@
+"""The pouch hot-spot case through the CLI at CI size: both collectors run, PI-Ag delays the
+crossing of its collector, the comparison report is written; 1 vs 2 ranks agree to 1e-8; a
+restart from a checkpoint agrees with the uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+
+from mpi4py import MPI
+
+import pytest
+
+from batteryfx.cli import main
+from batteryfx.run import run
+
+comm = MPI.COMM_WORLD
+#: CI size of cases/pouch_hotspot_piag_vs_cu.toml: coarse in-plane, short
+REDUCED_POUCH = ["geometry.mesh_size=10 mm", "geometry.regions[0].mesh_size=1 mm",
+                 "geometry.max_cell_thickness=60 um", "time.end=0.3 s", "time.dt_max=0.1 s",
+                 "time.growth=2", "outputs.field_times=[0.01, 0.1, 0.3]",
+                 "figures.times=[0.01, 0.1, 0.3]"]
+PROBES_2UNITS = ["probes=[{name='unit2_max', marker='unit2', reduce='max', thresholds=[353.15, "
+                 "393.15]}, {name='unit4_max', marker='unit4', reduce='max', thresholds=[353.15, "
+                 "393.15]}]"]
+
+
+def _reduced(shared_tmp, unit: str):
+    import tomli_w
+
+    from batteryfx.case import apply_overrides, read_toml
+    from batteryfx.cli import bundled_cases
+
+    data = apply_overrides(read_toml(bundled_cases()["pouch_hotspot_piag_vs_cu"]),
+                           REDUCED_POUCH + PROBES_2UNITS + [f"geometry.unit={unit}"])
+    path = shared_tmp / f"pouch_{unit}.toml"
+    if comm.rank == 0:
+        path.write_text(tomli_w.dumps(data))
+    comm.Barrier()
+    return path
+
+
+@pytest.mark.mpi
+def test_piag_vs_cu_and_compare(shared_tmp, capfd):
+    outs = {}
+    for unit in ("piag_20li_ncm811", "cu_20li_ncm811"):
+        outs[unit] = shared_tmp / unit
+        assert main(["run", str(_reduced(shared_tmp, unit)), "--out", str(outs[unit]),
+                     "-q"]) == 0
+    s = {u: json.loads((o / "summary.json").read_text()) for u, o in outs.items()}
+    # the hot spot sits in a1's upper Li (unit 3): unit 2 lies across a1's collector, unit 4
+    # across the separator (the same for both collectors)
+    p, c = s["piag_20li_ncm811"]["probes"], s["cu_20li_ncm811"]["probes"]
+    t_piag, t_cu = p["unit2_max"]["time_to_80C_s"], c["unit2_max"]["time_to_80C_s"]
+    assert isinstance(t_cu, float) and (isinstance(t_piag, str) or t_piag > 3 * t_cu), \
+        (t_piag, t_cu)
+    t4 = p["unit4_max"]["time_to_80C_s"], c["unit4_max"]["time_to_80C_s"]
+    assert t4[0] == pytest.approx(t4[1], rel=0.3), t4
+    assert s["piag_20li_ncm811"]["energy_balance"]["drift_rel"] < 1e-8
+    report = shared_tmp / "report"
+    assert main(["compare", str(outs["piag_20li_ncm811"]), str(outs["cu_20li_ncm811"]),
+                 "--out", str(report)]) == 0
+    for name in ("compare.json", "compare.md", "figures/compare_probes.png",
+                 "figures/compare_cut.png", "figures/compare_cut.gif"):
+        assert (report / name).exists(), name
+    rows = json.loads((report / "compare.json").read_text())["rows"]
+    assert any(r["probe"] == "unit2_max" and r["quantity"] == "time_to_80C_s" for r in rows)
+    # a second compare into the same report folder replaces it; a run folder is not a report
+    assert main(["compare", str(outs["piag_20li_ncm811"]), str(outs["cu_20li_ncm811"]),
+                 "--out", str(report)]) == 0
+    assert main(["compare", str(shared_tmp / "missing"), str(outs["cu_20li_ncm811"]),
+                 "--out", str(shared_tmp / "r2")]) == 2
+
+
+@pytest.mark.mpi
+def test_pouch_ranks_and_restart(shared_tmp):
+    """All ranks vs one rank to 1e-8; stopped after 6 steps and restarted = uninterrupted."""
+    case = _reduced(shared_tmp, "piag_20li_ncm811")
+    par = run(case, out=shared_tmp / "par", figures=False, progress=False).summary
+    ser = None
+    if comm.rank == 0:
+        ser = run(case, out=shared_tmp / "ser", figures=False, progress=False,
+                  comm=MPI.COMM_SELF).summary
+    ser = comm.bcast(ser, root=0)
+    assert par["dofs"] == ser["dofs"] and par["time_steps"] == ser["time_steps"]
+    for name, res in par["probes"].items():
+        for key, value in res.items():
+            assert value == pytest.approx(ser["probes"][name][key], rel=1e-8), (name, key)
+    cut = shared_tmp / "cut"
+    assert main(["run", str(case), "--out", str(cut), "--no-figures", "-q",
+                 "--stop-after-steps", "6"]) == 0
+    assert main(["run", str(case), "--restart", str(cut), "--no-figures", "-q"]) == 0
+    again = json.loads((cut / "summary.json").read_text())
+    for name, res in par["probes"].items():
+        for key, value in res.items():
+            assert value == pytest.approx(again["probes"][name][key], rel=1e-10), (name, key)
