@@ -30,11 +30,13 @@ from pydantic import (
 
 from batteryfx.errors import CaseError
 from batteryfx.units import (
+    ArealCharge,
     Charge,
     Energy,
     HeatFlux,
     HeatTransferCoefficient,
     Length,
+    MassPerCharge,
     Power,
     PowerDensity,
     Resistance,
@@ -356,6 +358,18 @@ Source = Annotated[PowerSource | TotalPowerSource | InternalShortSource,
                    Field(discriminator="type")]
 
 
+class CellSection(_Section):
+    """Electrochemical data of a stacked cell for its budget (summary.json ``cell_budget``):
+    capacity = ``areal_capacity`` x cathode coating area x coated faces; energy = capacity x
+    ``nominal_voltage``; electrolyte mass = ``electrolyte_per_capacity`` x capacity."""
+
+    areal_capacity: Annotated[ArealCharge, Field(gt=0), _bounded(
+        None, 3600.0 * 1e-3 * 1e4 * 100, "C/m^2", "100 mAh/cm^2 is far above any electrode")]
+    nominal_voltage: Annotated[Voltage, Field(gt=0), _bounded(
+        None, 10.0, "V", "a single lithium cell is below about 5 V")]
+    electrolyte_per_capacity: Annotated[MassPerCharge, Field(ge=0)] = 1.5e-3 / 3600.0
+
+
 # --------------------------------------------------------------------------- time, probes, out
 class TimeSection(_Section):
     """Time stepping: dt starts at ``dt_initial`` and grows by ``growth`` per step up to
@@ -427,6 +441,7 @@ class Case(_Section):
     physics: PhysicsSection
     boundary_conditions: list[BoundaryCondition] = []
     sources: list[Source] = []
+    cell: CellSection | None = None
     time: TimeSection
     probes: list[ProbeSpec] = []
     outputs: OutputsSection = OutputsSection()
@@ -775,6 +790,10 @@ def check_case(case: Case) -> None:
                 f"{key}.rise_fractions", probe.rise_fractions,
                 "needs a fixed-temperature boundary condition as the reference temperature",
             )
+    if case.cell is not None:
+        from batteryfx.geometry_args import case_cell_budget
+
+        case_cell_budget(case)  # CaseError when the geometry is not a stacked cell
     fig = case.figures
     if fig.cut_origin is not None and not any(_inside(fig.cut_origin, b) for b in boxes.values()):
         raise CaseError("figures.cut_origin", list(fig.cut_origin), "outside the domain")

@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("b", metavar="OUT_B")
     cp.add_argument("--out", help="report folder (default: out/compare_<A>_vs_<B>)")
 
+    b = sub.add_parser("budget", help="mass, capacity, Wh/kg and Wh/L of a case's cell "
+                       "(its [cell] section), without running it")
+    b.add_argument("case")
+    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
     m = sub.add_parser("materials", help="list the materials library, or show one material")
     m.add_argument("name", nargs="?")
 
@@ -185,6 +190,26 @@ def _dispatch(args, comm) -> int:
                             "no fields)")
         for path in paths:
             out(f"figure:  {path}")
+        return 0
+    if args.command == "budget":
+        from batteryfx.case import load_case
+        from batteryfx.errors import CaseError
+        from batteryfx.geometry_args import case_cell_budget
+
+        case = load_case(_case_path(args.case), args.overrides)
+        budget = case_cell_budget(case)
+        if budget is None:
+            raise CaseError("cell", None, "the case has no [cell] section (areal_capacity, "
+                            "nominal_voltage) to make a budget from")
+        out(f"{case.title}")
+        for comp, kg in budget["mass_kg"].items():
+            out(f"  mass {comp:20s} {kg * 1e3:10.4g} g  "
+                + (f"({100 * budget['mass_fraction'][comp]:.1f} %)" if comp != "total" else ""))
+        out(f"  capacity {budget['capacity_Ah']:.4g} Ah, energy {budget['energy_Wh']:.4g} Wh, "
+            f"{budget['specific_energy_Wh_per_kg']:.4g} Wh/kg, "
+            f"{budget['energy_density_Wh_per_L']:.4g} Wh/L")
+        for note in budget["assumptions"]:
+            out(f"  - {note}")
         return 0
     if args.command == "compare":
         return _compare(args, comm, out)

@@ -201,3 +201,55 @@ def build_case_geometry(section, comm, key: str = SECTION) -> Geometry:
         return build_geometry(spec, comm)
     except GeometryError as exc:
         raise case_error(exc, key) from None
+
+
+def case_cell_budget(case, key: str = "cell") -> dict | None:
+    """The cell budget (batteryfx.budget.cell_budget) of a case with a ``[cell]`` section:
+    sheets from the geometry builder's ``budget``, densities from the materials (with the
+    case's overrides), capacity = areal capacity x cathode coating areas, electrolyte = its
+    mass per capacity; None without a ``[cell]`` section."""
+    from batteryfx.budget import BudgetLayer, cell_budget
+    from batteryfx.geometry import BUILDERS
+    from batteryfx.materials import resolve
+    from batteryfx.materials.library import PROPERTY_DIMENSIONS
+    from batteryfx.units import to_si
+
+    cell = case.cell
+    if cell is None:
+        return None
+    spec, plan = plan_case_geometry(case.geometry)
+    rows = BUILDERS[spec.kind].budget
+    if rows is None:
+        raise CaseError(key, "[cell]", f"a cell budget needs a stacked cell (geometry.kind = "
+                        f"'pouch'), not geometry.kind = {spec.kind!r}")
+    sheets = rows(spec)
+    coated = [area for _, comp, _, _, area in sheets if comp == "cathode_active"]
+    if not coated:
+        raise CaseError(key, "[cell]", "the stack has no cathode_active layer to give a "
+                        "capacity")
+
+    def density(name):
+        over = {k: to_si(v, PROPERTY_DIMENSIONS[k]) for k, v in case.materials.get(name, {})
+                .items()}
+        mat = resolve(name, over)
+        # porous sheets without their electrolyte: it is weighed once, per capacity
+        return mat["dry_density"] if "dry_density" in mat.properties else mat["density"]
+
+    layers = [BudgetLayer(n, comp, mat, t, area, density(mat)) for n, comp, mat, t, area
+              in sheets]
+    capacity = cell.areal_capacity * sum(coated) / 3600.0  # C -> Ah
+    electrolyte = cell.electrolyte_per_capacity * capacity * 3600.0  # kg
+    env = plan.boxes["pouch"]
+    dims = tuple(hi - lo for lo, hi in zip(*env, strict=True))
+    out = cell_budget(layers, capacity_Ah=capacity, nominal_voltage_V=cell.nominal_voltage,
+                      extra_mass_kg={"electrolyte": electrolyte} if electrolyte else None,
+                      outer_dimensions_m=dims)
+    out["assumptions"] += [
+        f"capacity = {cell.areal_capacity / 36000.0:.4g} mAh/cm^2 x {len(coated)} cathode "
+        f"coating faces of {sum(coated) / len(coated) * 1e4:.4g} cm^2",
+        f"electrolyte = {cell.electrolyte_per_capacity * 3.6e6:.4g} g/Ah x capacity (the "
+        "filler cells of the thermal model are not weighed again)",
+        "volume = the layer envelope (no seal margins, tabs outside)",
+        "porous sheets weighed at their dry_density where the library has one (electrode "
+        "coatings, separator), the electrolyte once via electrolyte_per_capacity"]
+    return out

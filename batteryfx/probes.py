@@ -60,6 +60,7 @@ class Probes:
                 self._reducers.append((i, "mean", fem.form(u * measure), size))
             else:
                 ents = geometry.entities(spec.marker)
+                mesh.topology.create_connectivity(marker.dim, tdim)
                 dofs = fem.locate_dofs_topological(u.function_space, marker.dim, ents)
                 owned = u.function_space.dofmap.index_map.size_local
                 self._reducers.append((i, spec.reduce, dofs[dofs < owned], None))

@@ -405,7 +405,14 @@ def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_ti
                                        for k, (lo, hi) in geometry.boxes.items()},
                      "cells_per_layer": geometry.info.get("cells_per_layer", {})},
         "probes": results,
+        "cell_budget": _budget(case),
     }
+
+
+def _budget(case) -> dict | None:
+    from batteryfx.geometry_args import case_cell_budget
+
+    return case_cell_budget(case)
 
 
 def _energy_summary(balance: dict) -> dict:

@@ -37,6 +37,8 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "resistance": ("[resistance]", "10 mohm"),
     "energy": ("[energy]", "1.3 W*h"),
     "charge": ("[current] * [time]", "0.36 A*h"),
+    "areal_charge": ("[current] * [time] / [length] ** 2", "4 mA*h/cm^2"),
+    "mass_per_charge": ("[mass] / [current] / [time]", "1.5 g/(A*h)"),
 }
 
 
@@ -162,4 +164,6 @@ Voltage = _quantity("voltage")
 Resistance = _quantity("resistance")
 Energy = _quantity("energy")
 Charge = _quantity("charge")
+ArealCharge = _quantity("areal_charge")
+MassPerCharge = _quantity("mass_per_charge")
 CRate = Annotated[float, BeforeValidator(to_c_rate)]

@@ -15,7 +15,7 @@ __all__ = ["BUILDERS", "Box", "Builder", "Geometry", "GeometryError", "Layer", "
 #: geometry kind -> builder
 BUILDERS: dict[str, Builder] = {
     "coupon": Builder("coupon", coupon.CouponSpec, coupon.plan, coupon.build),
-    "pouch": Builder("pouch", pouch.PouchSpec, pouch.plan, pouch.build),
+    "pouch": Builder("pouch", pouch.PouchSpec, pouch.plan, pouch.build, pouch.budget_rows),
 }
 
 

@@ -116,3 +116,6 @@ class Builder:
     spec_type: type
     plan: Callable[[Any], Plan]
     build: Callable[[Any, Any], Geometry]
+    #: ``budget(spec) -> [(name, component, material, thickness m, area m^2)]``, the sheets of
+    #: a cell for its mass budget (None: the geometry is not a cell)
+    budget: Callable[[Any], list] | None = None

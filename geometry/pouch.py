@@ -592,3 +592,24 @@ def facet_tags_at(spec: PouchSpec, mids: np.ndarray, markers: dict[str, Marker])
     if spec.tabs:  # strictly outside the envelope: a tab's faces
         tags[~env.contains(x, y, tol)] = markers["tabs"].tags[0]
     return tags
+
+
+def budget_rows(spec: PouchSpec) -> list[tuple[str, str, str, float, float]]:
+    """(name, component, material, thickness m, area m^2) of every sheet of the cell: the
+    layers over their footprints and each tab's part outside the footprint (component
+    ``tab``), for the cell budget (mass per component)."""
+    rows = []
+    for la in spec.layers:
+        fp = la.footprint
+        rows.append((la.name, la.component, la.material, la.thickness,
+                     (fp.x1 - fp.x0) * (fp.y1 - fp.y0)))
+    by_name = {la.name: la for la in spec.layers}
+    for tab in spec.tabs:
+        for name in tab.layers:
+            la, r = by_name[name], tab.rect
+            fp = la.footprint
+            ox = max(0.0, min(r.x1, fp.x1) - max(r.x0, fp.x0))
+            oy = max(0.0, min(r.y1, fp.y1) - max(r.y0, fp.y0))
+            area = (r.x1 - r.x0) * (r.y1 - r.y0) - ox * oy
+            rows.append((f"{tab.name}/{name}", "tab", la.material, la.thickness, area))
+    return rows

@@ -15,6 +15,7 @@ Thicknesses (m) and their basis:
 - Cu 8 um (the paper's Cu monolayer); Li 20 um (paper, "20Li": 4 mAh cm-2).
 - NCM811 coating 60 um per face: 20 mg cm-2 at 95 % active (paper) over the dry coating density
   3270 kg m-3 of the library's NCM811_composite note gives 61 um (assumed calendered to that).
+- Li-rich ("lrlo"): 48 um per face at 4 mAh cm-2 (see CATHODES), NCM811 properties standing in.
 - Al cathode collector 12 um and separator 16 um (Al2O3-coated polyolefin, modelled as the
   library's wet separator): typical values, not given by the paper (assumptions).
 - Laminate: polyamide 25 um / Al 40 um / polypropylene 40 um (outside to inside), a common
@@ -54,6 +55,11 @@ ANODES: dict[str, Electrode] = {
 #: cathode presets: collector + coating (both faces)
 CATHODES: dict[str, Electrode] = {
     "ncm811": Electrode((("al", "Al", 12 * UM),), ("ncm811", "NCM811_composite", 60 * UM)),
+    # Li-rich Mn-based oxide at 4 mAh cm-2 (the paper's 10 Ah cells): 4 / (280 mAh/g x 0.95)
+    # = 15.0 mg/cm^2 of active material, 15.8 mg/cm^2 of coating; no Li-rich composite in the
+    # library yet, so NCM811_composite properties stand in (a layered oxide too): at its dry
+    # density 3270 kg/m^3 the coating is 48 um per face
+    "lrlo": Electrode((("al", "Al", 12 * UM),), ("lrlo", "NCM811_composite", 48 * UM)),
 }
 SEPARATOR = ("separator_wet", 16 * UM)
 #: aluminium-plastic film, outside to inside

@@ -93,3 +93,27 @@ def test_pouch_ranks_and_restart(shared_tmp):
     for name, res in par["probes"].items():
         for key, value in res.items():
             assert value == pytest.approx(again["probes"][name][key], rel=1e-10), (name, key)
+
+
+@pytest.mark.mpi
+def test_nail_case_runs(shared_tmp):
+    """The nail case at CI size: max probes on volume markers without a volume condition,
+    the short's heat is all there (adiabatic for 0.2 s: cell_mean rise x heat capacity =
+    I^2 (R_int + R_short) t to 1 %), and summary.json carries the cell budget."""
+    from batteryfx.cli import bundled_cases
+
+    out = shared_tmp / "nail"
+    sets = ["geometry.mesh_size=10 mm", "geometry.regions[0].mesh_size=1.5 mm",
+            "geometry.max_cell_thickness=60 um", "time.end=0.2 s", "time.dt_max=0.05 s",
+            "outputs.field_times=[0.1]", "figures.times=[0.1]",
+            "boundary_conditions[0].h=0 W/(m^2*K)"]
+    args = ["run", str(bundled_cases()["pouch_nail_piag_vs_cu"]), "--out", str(out), "-q",
+            "--no-figures"]
+    assert main(args + [f"--set={s}" for s in sets]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    power = 4.2**2 / 0.09
+    assert s["energy_balance"]["loads_J"] == pytest.approx(power * 0.2, rel=1e-9)
+    assert s["probes"]["nail_max"]["max_K"] > s["probes"]["unit1_max"]["max_K"] > 298.0
+    budget = s["cell_budget"]
+    assert budget["capacity_Ah"] == pytest.approx(0.3853, rel=1e-3)
+    assert 300 < budget["specific_energy_Wh_per_kg"] < 400
