@@ -21,6 +21,7 @@ import tomli_w
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -32,6 +33,7 @@ from batteryfx.errors import CaseError
 from batteryfx.units import (
     ArealCharge,
     Charge,
+    ContactResistance,
     Energy,
     HeatFlux,
     HeatTransferCoefficient,
@@ -176,6 +178,18 @@ class TabSpec(_Section):
     side: Literal["y+", "y-", "x+", "x-"] = "y+"
 
 
+class ContactSpec(_Section):
+    """A thermal contact resistance R_c on the interface above layer ``above``, modelled as a
+    thin equivalent layer (``thickness``, default 1 um, taken from the layer below's material
+    for its heat capacity) of conductivity thickness / R_c: its through-plane resistance is
+    exactly R_c; its heat capacity and in-plane conduction are negligible for thin layers."""
+
+    above: str
+    resistance: Annotated[ContactResistance, Field(gt=0), _bounded(
+        None, 1.0, "m^2 K/W", "interfaces are about 1e-6 to 1e-3 m^2 K/W")]
+    thickness: PositiveLength = 1e-6
+
+
 class RegionSpec(_Section):
     """An in-plane rectangle through chosen layers (a hot spot, a nail, a short), meshed
     exactly and graded toward; a volume marker named ``name``. ``layers``: layer names or
@@ -206,6 +220,7 @@ class PouchGeometry(_Section):
     filler: str = "electrolyte_LiPF6_EC_DMC"
     tabs: list[TabSpec] = []
     regions: list[RegionSpec] = []
+    contacts: list[ContactSpec] = []
     mesh_size: PositiveLength = 2e-3
     grading: Annotated[float, Field(gt=1.0, le=2.0)] = 1.3
     min_cells_per_layer: Annotated[int, Field(ge=1, le=100)] = 1
@@ -382,6 +397,11 @@ class TimeSection(_Section):
     dt_max: Duration | None = None
     growth: Annotated[float, Field(ge=1.0, le=10.0)] = 1.0
     hold_steps: Annotated[int, Field(ge=1, le=1000)] = 1
+    #: error-controlled steps (TR-BDF2's embedded estimate): each step's local error <=
+    #: tolerance (K); dt_initial is the first try, dt_max the cap; growth/hold_steps unused
+    adaptive: bool = False
+    tolerance: Annotated[float, Field(gt=0, le=1000), BeforeValidator(
+        lambda v: to_si(v, "temperature") if isinstance(v, str) else v)] = 0.1
 
 
 class ProbeSpec(_Section):
@@ -752,8 +772,12 @@ def check_case(case: Case) -> None:
         raise CaseError("time.dt_max", t.dt_max, f"must be >= time.dt_initial = {t.dt_initial} s")
     from batteryfx.solvers.timestepping import TimeStepper
 
-    steps = TimeStepper(t.end, t.dt_initial, t.dt_max, t.growth,
-                        hold_steps=t.hold_steps).estimate_steps(MAX_STEPS + 1)
+    if t.adaptive and case.physics.scheme != "tr_bdf2":
+        raise CaseError("time.adaptive", True, "needs physics.scheme = 'tr_bdf2' (its "
+                        "embedded error estimate)")
+    steps = 0 if t.adaptive else TimeStepper(t.end, t.dt_initial, t.dt_max, t.growth,
+                                              hold_steps=t.hold_steps).estimate_steps(
+                                                  MAX_STEPS + 1)
     if steps > MAX_STEPS:
         raise CaseError("time.dt_initial", t.dt_initial,
                         f"would take more than {MAX_STEPS:.0e} steps to time.end = {t.end:g} s; "

@@ -94,6 +94,7 @@ def pouch_spec_from_case(section: PouchGeometry, key: str = SECTION) -> PouchSpe
         except GeometryError as exc:
             raise case_error(exc, key) from None
     _check_materials(layers, section, key)
+    layers = _with_contacts(layers, section.contacts, key)
     tabs = []
     for i, tab in enumerate(section.tabs):
         names = tuple(la.name for la in layers if la.component == f"{tab.electrode}_collector")
@@ -132,6 +133,25 @@ def pouch_spec_from_case(section: PouchGeometry, key: str = SECTION) -> PouchSpe
                      min_cells_per_layer=section.min_cells_per_layer,
                      max_cell_thickness=section.max_cell_thickness, mode=section.mode,
                      homogenised_cells=section.homogenised_cells)
+
+
+def _with_contacts(layers, contacts, key: str):
+    """The layer table with a thin equivalent layer (conductance 1 / R_c) above each contact's
+    layer (its material and footprint: for the heat capacity of a layer of thickness t)."""
+    from dataclasses import replace
+
+    layers = list(layers)
+    for i, contact in enumerate(contacts):
+        names = [la.name for la in layers]
+        if contact.above not in names:
+            raise CaseError(f"{key}.contacts[{i}].above", contact.above,
+                            "not a layer of the stack; layers: " + ", ".join(names))
+        j = names.index(contact.above)
+        below = layers[j]
+        layers.insert(j + 1, replace(below, name=f"{below.name}/contact", component="other",
+                                     thickness=contact.thickness, unit=0, cells=1,
+                                     conductance=1.0 / contact.resistance))
+    return tuple(layers)
 
 
 def _check_materials(layers, section, key: str) -> None:

@@ -15,7 +15,7 @@ from mpi4py import MPI
 
 from batteryfx import __version__, check_dolfinx
 from batteryfx.case import Case, TemperatureBC, dump_case, load_case, read_toml
-from batteryfx.errors import BatteryfxError, CaseError
+from batteryfx.errors import BatteryfxError, CaseError, SolverDiverged
 from batteryfx.log import LOGGER, add_file
 from batteryfx.output import OutputDir, ProbeWriter, log_found, record_files, write_json
 from batteryfx.parallel import on_rank0
@@ -65,7 +65,10 @@ def layer_properties(rows, mats: dict) -> dict[int, tuple[float, float, float]]:
     out = {}
     for row in rows:
         if not row.mix:
-            out[row.tag] = own(row.material)
+            k_in, k, rc = own(row.material)
+            props = dict(row.props)
+            out[row.tag] = (props.get("thermal_conductivity_in_plane", k_in),
+                            props.get("thermal_conductivity", k), rc)
             continue
         total = sum(t for _, t in row.mix)
         parts = [(own(name), t) for name, t in row.mix]
@@ -197,8 +200,9 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
 
     field_times = sorted(set(case.outputs.field_times)) if case.outputs.fields else []
     stepper = TimeStepper(case.time.end, case.time.dt_initial, case.time.dt_max,
-                          case.time.growth, targets=field_times,
-                          hold_steps=case.time.hold_steps)
+                          case.time.growth, targets=field_times + problem.breakpoints(),
+                          hold_steps=case.time.hold_steps,
+                          tolerance=case.time.tolerance if case.time.adaptive else None)
     outdir.create()
     add_file(comm, outdir / "log.txt")
     on_rank0(comm, (outdir / "case.resolved.toml").write_text, dump_case(case),
@@ -259,6 +263,20 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
             exc.args = (f"step {stepper.step + 1}: {exc} (the run up to its last checkpoint "
                         f"is in {outdir.partial})",)
             raise
+        if stepper.adaptive:
+            try:
+                accepted = stepper.accept(dt, problem.error_estimate())
+            except ValueError as exc:
+                writer.close()
+                if bar is not None:
+                    bar.close()
+                raise SolverDiverged(
+                    f"step {stepper.step + 1}: {exc}: the solution changes faster than any "
+                    "step can follow (a discontinuous source?); try a larger time.tolerance "
+                    f"(the run up to its last checkpoint is in {outdir.partial})") from None
+            if not accepted:
+                problem.undo()
+                continue
         stepper.advance(dt, hit)
         problem.t = stepper.t  # exact target times (no round-off drift)
         writer.write(stepper.t, probes.values())
@@ -390,6 +408,7 @@ def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_ti
         "dofs": problem.num_dofs,
         "cells": geometry.num_cells_global(),
         "time_steps": stepper.step,
+        "rejected_steps": stepper.rejected,
         "end_time_s": stepper.t,
         "factorizations": problem.factorizations,
         "linear_iterations": iterations,

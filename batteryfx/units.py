@@ -39,6 +39,7 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "charge": ("[current] * [time]", "0.36 A*h"),
     "areal_charge": ("[current] * [time] / [length] ** 2", "4 mA*h/cm^2"),
     "mass_per_charge": ("[mass] / [current] / [time]", "1.5 g/(A*h)"),
+    "contact_resistance": ("[length] ** 2 * [temperature] / [power]", "1e-5 m^2*K/W"),
 }
 
 
@@ -166,4 +167,5 @@ Energy = _quantity("energy")
 Charge = _quantity("charge")
 ArealCharge = _quantity("areal_charge")
 MassPerCharge = _quantity("mass_per_charge")
+ContactResistance = _quantity("contact_resistance")
 CRate = Annotated[float, BeforeValidator(to_c_rate)]

@@ -51,7 +51,8 @@ class Layer:
     """One row of the layer table: ``material`` fills ``z0 <= z <= z1`` (m) of ``stack``.
 
     ``mix``: for a homogenised block, the (material, thickness m) of the layers it stands for
-    (``material`` is then "homogenised"); the physics derives effective properties from it."""
+    (``material`` is then "homogenised"); the physics derives effective properties from it.
+    ``props``: (property, SI value) overriding the material's for this row only."""
 
     stack: str
     name: str
@@ -61,6 +62,9 @@ class Layer:
     cells: int
     tag: int
     mix: tuple[tuple[str, float], ...] = ()
+    #: property overrides of this row (SI; e.g. the conductivity of a thin layer standing for
+    #: a thermal contact resistance)
+    props: tuple[tuple[str, float], ...] = ()
 
     @property
     def thickness(self) -> float:

@@ -89,6 +89,15 @@ class PouchLayer:
     part: str = ""
     unit: int = 0
     cells: int | None = None
+    #: a thermal contact as a thin equivalent layer: its conductance (W/(m^2 K)) = 1 / R_c,
+    #: so k = conductance x thickness (through and in plane); None: the material's k
+    conductance: float | None = None
+
+    def props(self) -> tuple[tuple[str, float], ...]:
+        if self.conductance is None:
+            return ()
+        k = self.conductance * self.thickness
+        return (("thermal_conductivity", k), ("thermal_conductivity_in_plane", k))
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,9 @@ def check(spec: PouchSpec) -> None:
     """GeometryError for a stack the builder cannot mesh."""
     if spec.mode not in MODES:
         raise GeometryError(f"allowed: {', '.join(MODES)}", "mode", spec.mode)
+    if spec.mode == "homogenised" and any(la.conductance is not None for la in spec.layers):
+        raise GeometryError("contact resistances need mode = 'resolved' (not yet in the "
+                            "homogenised block's series rule)", "contacts", "homogenised")
     if not spec.layers:
         raise GeometryError("at least one layer is needed", "layers", [])
     reserved = set(FACETS) | {"outer", "cell", "filler", "stack"} | set(GROUPS.values()) \
@@ -323,13 +335,14 @@ def _tables(spec: PouchSpec) -> tuple[list[Layer], dict[str, Marker]]:
     else:
         z = _layer_z(spec)
         for k, la in enumerate(spec.layers):
-            rows.append(Layer("pouch", la.name, la.material, z[k], z[k + 1], segs[k][2], k + 1))
+            rows.append(Layer("pouch", la.name, la.material, z[k], z[k + 1], segs[k][2], k + 1,
+                              props=la.props()))
         rows.append(Layer("pouch", "filler", spec.filler, 0.0, h, 0, L + 1))
         for r, reg in enumerate(spec.regions):
             for k, la in enumerate(spec.layers):
                 if not reg.layers or la.name in reg.layers:
                     rows.append(Layer(reg.name, la.name, la.material, z[k], z[k + 1],
-                                      segs[k][2], L + 2 + r * L + k))
+                                      segs[k][2], L + 2 + r * L + k, props=la.props()))
         for row in rows:
             if row.name == "filler":
                 add("filler", row.tag)
@@ -600,6 +613,8 @@ def budget_rows(spec: PouchSpec) -> list[tuple[str, str, str, float, float]]:
     ``tab``), for the cell budget (mass per component)."""
     rows = []
     for la in spec.layers:
+        if la.conductance is not None:
+            continue  # a contact stands for an interface: no mass of its own
         fp = la.footprint
         rows.append((la.name, la.component, la.material, la.thickness,
                      (fp.x1 - fp.x0) * (fp.y1 - fp.y0)))

@@ -134,6 +134,8 @@ GAMMA = 2.0 - np.sqrt(2.0)
 _D = GAMMA / 2.0  # = (1 - gamma) / (2 - gamma) = 1 - 1/sqrt(2)
 _C1 = 1.0 / (GAMMA * (2.0 - GAMMA))
 _C2 = (1.0 - GAMMA) ** 2 / (GAMMA * (2.0 - GAMMA))
+#: error constant of TR-BDF2's local truncation error C dt^3 d3T/dt3 (Hosea & Shampine 1996)
+_C_LTE = (-3.0 * GAMMA**2 + 4.0 * GAMMA - 2.0) / (12.0 * (2.0 - GAMMA))
 _A4 = 1.0 / _D - 3.0  # weight of U4 in the positive fallback (sqrt 2 - 1)
 #: a TR-BDF2 step leaving the data range by more than this fraction of it is redone with the
 #: positivity-preserving fallback (round-off level)
@@ -312,6 +314,7 @@ class HeatProblem:
         if scheme not in SCHEMES:
             raise ValueError(f"scheme = {scheme!r}: allowed {', '.join(SCHEMES)}")
         self.geometry = geometry
+        self.sources = list(sources)
         mesh = geometry.mesh
         self.scheme = scheme
         self.theta = float(theta)  # (scheme = "theta" only)
@@ -462,6 +465,7 @@ class HeatProblem:
         self._b = self._new_vector()
         self._work = self._new_vector()
         self._un = self._new_vector()  # T^n (TR-BDF2: the step's start, kept for a redo)
+        self._prev = self._new_vector()  # T before the last step (undo)
         self._us = self._new_vector()  # TR-BDF2 stage value / fallback sub-step
         self._y = self._new_vector()  # TR-BDF2: c1 U* - c2 T^n
         self._load_vec, self._load_vec1 = self._new_vector(), self._new_vector()
@@ -554,9 +558,13 @@ class HeatProblem:
         keep. TR-BDF2 is L-stable and needs no start-up.
         """
         t0 = self.t
+        if self.scheme == "tr_bdf2" and len(self.bcs) and not self._bc_applied:
+            self._apply_bcs()
+        # what undo() puts back
+        self.T.x.petsc_vec.copy(self._prev)
+        self._before = (t0, dict(self._energy), self._excess, self.fallback_steps,
+                        self._startup_left)
         if self.scheme == "tr_bdf2":
-            if len(self.bcs) and not self._bc_applied:
-                self._apply_bcs()
             energy = self._tr_bdf2(dt)
         elif self._startup_left > 0:
             self._startup_left -= 1
@@ -571,6 +579,49 @@ class HeatProblem:
             self._energy[key] += float(value)
         self.T.x.scatter_forward()
         self._track_extremes()
+
+    def breakpoints(self) -> list[float]:
+        """Times (s) at which a source switches on or off: a stepper lands on them, so that no
+        step hides a switch between the points the error estimate looks at."""
+        return sorted({t for s in self.sources for t in (s.start, s.end) if np.isfinite(t)})
+
+    def undo(self) -> None:
+        """Take back the last step (an adaptive stepper rejected it): T, t and the energy
+        bookkeeping as before it (the solve counters keep the work done)."""
+        t0, energy, excess, fallback, startup = self._before
+        self._prev.copy(self.T.x.petsc_vec)
+        self.T.x.scatter_forward()
+        self.t, self._energy, self._excess = t0, energy, excess
+        self.fallback_steps, self._startup_left = fallback, startup
+
+    def error_estimate(self) -> float | None:
+        """Local error (K, largest over the nodes) of the last TR-BDF2 step, from the rates at
+        its three points (Bank et al. 1985; Hosea & Shampine 1996): the local truncation
+        error is C dt^3 d3T/dt3 with C = (-3 gamma^2 + 4 gamma - 2) / (12 (2 - gamma)), and
+        the second divided difference of the rates f = dT/dt at t, t + gamma dt, t + dt
+        gives dt^2 d3T/dt3 ~ 2 (f_n / gamma - f_* / (gamma (1 - gamma)) + f_n+1 / (1 - gamma)).
+        The rates are M_L^-1 (F(t) - K u) with the lumped mass M_L and the loads at those
+        instants (a step over a source switching on or off shows a large error), without the
+        radiation remainder; zero on the fixed-temperature rows. None for scheme = "theta"."""
+        if self.scheme != "tr_bdf2":
+            return None
+        t0 = self._before[0]
+        dt = self.t - t0
+        est, f, w = self._work, self._load_vec, self._b
+        est.set(0.0)
+        eps = 1e-9  # loads as the one-sided limits inside the step (a switch at an end
+        # point belongs to the neighbouring step)
+        for u, t, weight in ((self._prev, t0 + eps * dt, 1.0 / GAMMA),
+                             (self._us, t0 + GAMMA * dt, -1.0 / (GAMMA * (1.0 - GAMMA))),
+                             (self.T.x.petsc_vec, t0 + (1 - eps) * dt, 1.0 / (1.0 - GAMMA))):
+            self._load(t, f)
+            self.K.mult(u, w)
+            f.axpy(-1.0, w)
+            est.axpy(weight, f)
+        est.pointwiseDivide(est, self._m1)
+        est.scale(2.0 * _C_LTE * dt)
+        est.array[self._bc_rows] = 0.0
+        return float(est.norm(PETSc.NormType.INFINITY))
 
     def _apply_bcs(self) -> None:
         """T = g on the fixed-temperature dofs before the first TR-BDF2 step: the values are
@@ -875,7 +926,8 @@ class HeatProblem:
 
     def destroy(self) -> None:
         for obj in (self.ksp, self.A, self.M, self.K, self._b, self._work, self._g,
-                    self._un, self._us, self._m1, self._k1, self._md, self._kd, self._one_d,
+                    self._un, self._prev, self._us, self._m1, self._k1, self._md, self._kd,
+                    self._one_d,
                     self._y, self._load_vec, self._load_vec1, self._shifted,
                     self._constant_load, *[v for v, _ in self._timed_loads], *self._rad_vecs):
             obj.destroy()

@@ -9,6 +9,14 @@ average growth), so a direct solver re-factorizes n times less often.
 Heat from a micrometre hot spot crosses a copper foil in about a microsecond and a polyimide
 film in about a millisecond, so steps grow geometrically; output times and the end time are hit
 exactly (the step before a target is shortened), as FESTIM's exports do.
+
+Adaptive mode (``tolerance`` in K): after each step the caller passes the problem's local error
+estimate to :meth:`TimeStepper.accept`. A step whose error exceeds the tolerance is rejected
+(the caller undoes it) and retried with dt x max(0.2, 0.9 (tol / err)^(1/3)) (the error of a
+second-order step scales as dt^3); an accepted step sets the next dt to
+dt x 0.9 (tol / err)^(1/3), at most x4 per step and at most dt_max, but keeps dt unchanged
+when that factor is between 0.8 and 1.5, so a factorized operator is reused over long
+stretches. ``growth`` and ``hold_steps`` are not used then.
 """
 
 from __future__ import annotations
@@ -19,8 +27,12 @@ import math
 class TimeStepper:
     """State: t (s), the nominal step, the step count. ``state()``/``restore()`` for restart."""
 
+    #: smallest step (relative to the end time) an adaptive run may shrink to
+    DT_MIN_REL = 1e-14
+
     def __init__(self, end: float, dt_initial: float, dt_max: float | None = None,
-                 growth: float = 1.0, targets: list[float] = (), hold_steps: int = 1):
+                 growth: float = 1.0, targets: list[float] = (), hold_steps: int = 1,
+                 tolerance: float | None = None):
         self.end = float(end)
         # no dt_max: no cap other than the end time (the step is shortened to land on targets)
         self.dt_max = float(dt_max) if dt_max is not None else math.inf
@@ -36,6 +48,32 @@ class TimeStepper:
         self.t = 0.0
         self.dt_nominal = float(dt_initial)
         self.step = 0
+        self.tolerance = None if tolerance is None else float(tolerance)
+        self.rejected = 0  # adaptive: steps taken back
+
+    @property
+    def adaptive(self) -> bool:
+        return self.tolerance is not None
+
+    def accept(self, dt: float, error: float) -> bool:
+        """Adaptive mode: whether a step of ``dt`` with local ``error`` (K) is accepted; sets
+        the next nominal step either way (module docstring). Raises ValueError when the step
+        would shrink below DT_MIN_REL of the end time."""
+        tol = self.tolerance
+        ratio = 0.9 * (tol / error) ** (1.0 / 3.0) if error > 0 else 4.0
+        if error > tol:
+            self.rejected += 1
+            self.dt_nominal = dt * max(0.2, min(ratio, 0.9))
+            if self.dt_nominal < self.DT_MIN_REL * self.end:
+                raise ValueError(f"the adaptive time step fell below {self.dt_nominal:.3g} s "
+                                 f"at t = {self.t:.6g} s (error {error:.3g} K > tolerance "
+                                 f"{tol:.3g} K)")
+            return False
+        if ratio >= 1.5 and dt >= self.dt_nominal * (1 - 1e-9):
+            self.dt_nominal = min(dt * min(ratio, 4.0), self._cap)
+        elif ratio < 0.8:
+            self.dt_nominal = dt * max(ratio, 0.5)
+        return True
 
     @property
     def done(self) -> bool:
@@ -53,6 +91,8 @@ class TimeStepper:
     def advance(self, dt: float, hit: float | None) -> None:
         self.t = hit if hit is not None else self.t + dt
         self.step += 1
+        if self.adaptive:
+            return
         if self.step % self.hold_steps == 0:  # dt held for hold_steps steps: fewer refactorizations
             self.dt_nominal = self._grown(self.dt_nominal)
 
@@ -82,9 +122,11 @@ class TimeStepper:
         return min(self.dt_max, self.end)
 
     def state(self) -> dict:
-        return {"t": self.t, "dt_nominal": self.dt_nominal, "step": self.step}
+        return {"t": self.t, "dt_nominal": self.dt_nominal, "step": self.step,
+                "rejected": self.rejected}
 
     def restore(self, state: dict) -> None:
         self.t, self.dt_nominal, self.step = state["t"], state["dt_nominal"], state["step"]
+        self.rejected = int(state.get("rejected", 0))
         if not math.isfinite(self.t):  # pragma: no cover - corrupt file
             raise ValueError("bad checkpoint time")

@@ -146,3 +146,21 @@ def test_internal_short_split():
     assert spread.value * marker_volume(geometry, "electrodes") == pytest.approx(i2 * 0.03)
     assert nail.end == spread.end == pytest.approx(0.001 * 3600 * 4 / (i2 * 0.04))
     assert np.isclose(nail.start, 0.0)
+
+
+def test_contact_resistance_adds_in_series():
+    """A contact of R_c = 2e-5 m^2 K/W above the Cu layer (a thin equivalent layer) adds
+    exactly R_c to the stack's series resistance at steady state."""
+    case = _case({"layers": _layers(1), "mesh_size": "20 mm",
+                  "contacts": [{"above": "cu0", "resistance": "2e-5 m^2*K/W"}]},
+                 [{"type": "temperature", "marker": "bottom", "value": "300 K"},
+                  {"type": "temperature", "marker": "top", "value": "400 K"}])
+    geometry = build_case_geometry(case.geometry, MPI.COMM_WORLD)
+    assert "cu0/contact" in geometry.markers
+    problem = build_problem(case, geometry)
+    problem.steady()
+    mats = materials_for(case)
+    resistance = sum(t * UM / mats[m]["thermal_conductivity"] for _, m, t in REPEAT) + 2e-5
+    assert _flux_through(problem, geometry) == pytest.approx(
+        -60 * 47 * MM**2 * 100.0 / resistance, rel=1e-9)
+    problem.destroy()
