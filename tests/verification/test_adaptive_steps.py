@@ -69,6 +69,7 @@ def test_estimate_is_third_order_and_matches_the_error():
         for q in (p, ref):
             q.destroy()
     base.destroy()
+    print("estimate, true error:", rows)
     (e1, r1), (e2, r2), (e3, r3) = rows
     assert 6 < e1 / e2 < 10 and 6 < e2 / e3 < 10, rows
     assert 6 < r1 / r2 < 10 and 6 < r2 / r3 < 10, rows
