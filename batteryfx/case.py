@@ -418,6 +418,10 @@ class ProbeSpec(_Section):
     rise_fractions: list[Annotated[float, Field(gt=0, lt=1)]] = []
     #: temperatures whose first crossing time is reported (summary.json ``time_to_<T>C_s``)
     thresholds: list[Temperature] = []
+    #: what a marker probe reports: temperature (K), the stored ``heat`` rho c_p (T - T0)
+    #: integrated over the marker (J), or the mean heat-flux magnitude along the layers
+    #: (``flux_in_plane``) or across them (``flux_through``) (W/m^2)
+    quantity: Literal["temperature", "heat", "flux_in_plane", "flux_through"] = "temperature"
 
     @model_validator(mode="after")
     def _default_reduce(self) -> ProbeSpec:
@@ -809,6 +813,13 @@ def check_case(case: Case) -> None:
             raise CaseError(
                 f"{key}.marker", probe.marker, f"unknown marker; allowed: {', '.join(markers)}"
             )
+        if probe.quantity != "temperature":
+            if probe.marker is None or markers.get(probe.marker) != 3:
+                raise CaseError(f"{key}.quantity", probe.quantity, "needs a volume marker "
+                                "(marker = ...)")
+            if probe.reduce not in (None, "mean") or probe.rise_fractions or probe.thresholds:
+                raise CaseError(f"{key}.quantity", probe.quantity, "is integrated / averaged "
+                                "over its marker: no reduce, rise_fractions or thresholds")
         if probe.rise_fractions and not has_reference:
             raise CaseError(
                 f"{key}.rise_fractions", probe.rise_fractions,

@@ -496,11 +496,13 @@ class ProbeWriter:
     On restart the first ``keep_rows`` data rows (the count saved in the checkpoint) are kept
     and whatever was written after the checkpoint, a torn last line included, is dropped."""
 
-    def __init__(self, path: Path, names: list[str], comm, keep_rows: int | None = None):
+    def __init__(self, path: Path, names: list[str], comm, keep_rows: int | None = None,
+                 units: list[str] | None = None):
         self.comm = comm
         self.fh = None
         self.rows = 0
-        header = ["time_s"] + [f"{n}_K" for n in names]
+        units = units or ["K"] * len(names)
+        header = ["time_s"] + [f"{n}_{u}" for n, u in zip(names, units, strict=True)]
         self.rows = on_rank0(comm, self._open, path, header, keep_rows,
                              what=f"opening {path.name}")
 

@@ -1,4 +1,5 @@
-"""Probes evaluated during a run: temperature at points, mean/max/min over markers.
+"""Probes evaluated during a run: temperature at points, mean/max/min over markers, and
+integrals / means over markers of quantities the problem provides (stored heat, heat flux).
 
 Set up once (point location, forms compiled) and evaluated every step; every evaluation is
 collective and returns the same values on all ranks.
@@ -20,8 +21,17 @@ from batteryfx.geometry import Geometry
 class Probes:
     """The probes of a case on a scalar field ``u``."""
 
-    def __init__(self, specs, geometry: Geometry, u: fem.Function):
+    #: unit of each probe quantity (the probes.csv column suffix)
+    UNITS = {"temperature": "K", "heat": "J", "flux_in_plane": "W_m2", "flux_through": "W_m2"}
+
+    def __init__(self, specs, geometry: Geometry, u: fem.Function,
+                 integrands: dict | None = None):
+        """``integrands``: quantity name -> UFL expression for marker probes of other
+        quantities than ``u`` (e.g. the heat problem's stored heat and heat-flux magnitudes):
+        ``heat`` is integrated over the marker, the others averaged."""
         self.names = [p.name for p in specs]
+        self.units = [self.UNITS.get(getattr(p, "quantity", "temperature"), "K")
+                      for p in specs]
         self.u = u
         mesh = geometry.mesh
         comm = mesh.comm
@@ -54,7 +64,14 @@ class Probes:
                 continue
             marker = geometry.markers[spec.marker]
             measure = (dx if marker.dim == tdim else ds)(tuple(marker.tags))
-            if spec.reduce == "mean":
+            quantity = getattr(spec, "quantity", "temperature")
+            if quantity != "temperature":
+                one = fem.Constant(mesh, 1.0)
+                size = 1.0 if quantity == "heat" else comm.allreduce(
+                    fem.assemble_scalar(fem.form(one * measure)))
+                self._reducers.append((i, "mean", fem.form(integrands[quantity] * measure),
+                                       size))
+            elif spec.reduce == "mean":
                 one = fem.Constant(mesh, 1.0)
                 size = comm.allreduce(fem.assemble_scalar(fem.form(one * measure)))
                 self._reducers.append((i, "mean", fem.form(u * measure), size))

@@ -193,7 +193,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     t_geo = time.perf_counter()
     geometry = build_case_geometry(case.geometry, comm)  # GeometryError -> CaseError
     problem = build_problem(case, geometry)
-    probes = Probes(case.probes, geometry, problem.T)
+    probes = Probes(case.probes, geometry, problem.T, problem.probe_integrands())
     node_map = NodeMap(problem.V)
     LOGGER.info(f"mesh: {geometry.num_cells_global()} hexahedra, {problem.num_dofs} dofs "
                 f"({time.perf_counter() - t_geo:.1f} s)")
@@ -234,11 +234,11 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
             if case.outputs.fields:
                 snapshot()
         writer = ProbeWriter(outdir / "probes.csv", probes.names, comm,
-                             keep_rows=state["probe_rows"])
+                             keep_rows=state["probe_rows"], units=probes.units)
         LOGGER.info(f"restarted from {checkpoint} at t = {stepper.t:.6g} s "
                     f"(step {stepper.step})")
     else:
-        writer = ProbeWriter(outdir / "probes.csv", probes.names, comm)
+        writer = ProbeWriter(outdir / "probes.csv", probes.names, comm, units=probes.units)
         writer.write(0.0, probes.values())
         if case.outputs.fields:  # the initial state, then field_times and the end
             snapshot()
@@ -384,7 +384,7 @@ def _progress(stepper, enabled: bool):
 
 def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_time, outdir,
              dolfinx_version) -> dict:
-    from batteryfx.post.probes import probe_results, read_probes
+    from batteryfx.post.probes import probe_results, read_probes, read_units
 
     t_ref = reference_temperature(case)
 
@@ -393,7 +393,7 @@ def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_ti
         fractions = {p.name: p.rise_fractions for p in case.probes}
         thresholds = {p.name: p.thresholds for p in case.probes}
         return probe_results(t, series, fractions, case.physics.initial_temperature, t_ref,
-                             thresholds)
+                             thresholds, read_units(outdir / "probes.csv"))
 
     results = on_rank0(comm, results_from_csv, what="probe results")
     iterations = comm.allreduce(problem.iterations, op=MPI.MAX)

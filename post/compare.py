@@ -18,7 +18,7 @@ import numpy as np
 
 from batteryfx.errors import CaseError
 from batteryfx.fields import FIELDS_FILE, read_series
-from batteryfx.post.probes import read_probes
+from batteryfx.post.probes import read_probes, read_units
 
 #: files the report writes (relative to the report folder)
 REPORT_FILES = ("compare.json", "compare.md", "figures/compare_probes.png",
@@ -37,11 +37,13 @@ def load_run(folder: Path) -> dict:
         summary = json.loads((folder / "summary.json").read_text())
         case = tomllib.loads((folder / "case.resolved.toml").read_text())
         t, series = read_probes(folder / "probes.csv")
+        units = read_units(folder / "probes.csv")
     except (ValueError, OSError) as exc:
         raise CaseError("compare", str(folder), f"unreadable output: {exc}") from None
     geo = case.get("geometry", {})
     label = geo.get("unit") or case.get("title") or folder.name
     return {"folder": folder, "summary": summary, "case": case, "t": t, "series": series,
+            "units": units,
             "label": str(label), "fields": read_series(folder / "fields")}
 
 
@@ -56,8 +58,11 @@ def compare_results(a: dict, b: dict) -> dict:
             both = isinstance(va, (int, float)) and isinstance(vb, (int, float)) and va > 0
             rows.append({"probe": name, "quantity": key, "A": va, "B": vb,
                          "ratio_B_over_A": vb / va if both else None})
-        rows.append({"probe": name, "quantity": "max_K", "A": pa[name]["max_K"],
-                     "B": pb[name]["max_K"], "ratio_B_over_A": None})
+        for key in (k for k in pa[name] if k.startswith("max_") and k in pb[name]):
+            va, vb = pa[name][key], pb[name][key]
+            ratio = vb / va if key != "max_K" and va else None  # (no ratio of kelvins)
+            rows.append({"probe": name, "quantity": key, "A": va, "B": vb,
+                         "ratio_B_over_A": ratio})
     return {"A": {"folder": str(a["folder"]), "label": a["label"],
                   "title": a["case"].get("title", "")},
             "B": {"folder": str(b["folder"]), "label": b["label"],
@@ -104,21 +109,25 @@ def probe_figure(a: dict, b: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
     names = [n for n in a["series"] if n in b["series"]]
+    units = sorted({a["units"].get(n, "K") for n in names}, key=lambda u: u != "K")
+    labels = {"K": "temperature (C)", "J": "stored heat (J)", "W_m2": "mean heat flux (W/m^2)"}
+    fig, axes = plt.subplots(1, len(units), figsize=(9 * len(units), 5), squeeze=False,
+                             constrained_layout=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, name in enumerate(names):
-        c = colours[i % len(colours)]
-        for run, ls in ((a, "-"), (b, "--")):
-            t, v = run["t"], run["series"][name]
-            ax.plot(t[t > 0], v[t > 0] - 273.15, ls=ls, color=c,
-                    label=f"{name} ({run['label']})")
-    ax.set_xscale("log")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("temperature (C)")
-    ax.set_title(f"{a['label']} (solid) vs {b['label']} (dashed)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    for ax, unit in zip(axes[0], units, strict=True):
+        for i, name in enumerate(n for n in names if a["units"].get(n, "K") == unit):
+            c = colours[i % len(colours)]
+            for run, ls in ((a, "-"), (b, "--")):
+                t, v = run["t"], run["series"][name]
+                v = v - 273.15 if unit == "K" else v
+                ax.plot(t[t > 0], v[t > 0], ls=ls, color=c, label=f"{name} ({run['label']})")
+        ax.set_xscale("log")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(labels.get(unit, unit))
+        ax.set_title(f"{a['label']} (solid) vs {b['label']} (dashed)", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

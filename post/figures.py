@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from batteryfx.fields import FIELDS_FILE, read_series
-from batteryfx.post.probes import read_probes
+from batteryfx.post.probes import read_probes, read_units
 
 #: length units of the figures, smallest first: (name, metres)
 LENGTH_UNITS = (("nm", 1e-9), ("um", 1e-6), ("mm", 1e-3), ("m", 1.0))
@@ -195,8 +195,10 @@ def probe_figure(out: Path, case: dict, summary: dict) -> Path:
     fig_opts = case.get("figures", {})
     fig, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
     positive = t > 0
+    units = read_units(out / "probes.csv")
     for name, v in series.items():
-        ax.plot(t[positive], v[positive], label=name)
+        if units.get(name, "K") == "K":  # (stored heat and fluxes: batteryfx compare)
+            ax.plot(t[positive], v[positive], label=name)
     t_ref = summary.get("reference_temperature_K")
     t0 = case["physics"]["initial_temperature"]
     if t_ref is not None:

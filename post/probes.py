@@ -15,8 +15,26 @@ def read_probes(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         header = next(reader)
         data = np.array([[float(v) for v in row] for row in reader if row], dtype=float)
     data = data.reshape(-1, len(header))
-    names = [h.removesuffix("_K") for h in header[1:]]
+    names = [_split(h)[0] for h in header[1:]]
     return data[:, 0], {n: data[:, i + 1] for i, n in enumerate(names)}
+
+
+#: probes.csv column suffixes: the unit of each probe
+UNIT_SUFFIXES = ("_K", "_J", "_W_m2")
+
+
+def _split(column: str) -> tuple[str, str]:
+    for suffix in UNIT_SUFFIXES:
+        if column.endswith(suffix):
+            return column.removesuffix(suffix), suffix[1:]
+    return column, ""
+
+
+def read_units(path: Path) -> dict[str, str]:
+    """{probe name: unit} from probes.csv's header ("K", "J", "W_m2")."""
+    with open(path, newline="") as fh:
+        header = next(csv.reader(fh))
+    return dict(_split(h) for h in header[1:])
 
 
 def crossing_time(t: np.ndarray, v: np.ndarray, target: float, rising: bool = True):
@@ -39,7 +57,8 @@ def threshold_key(kelvin: float) -> str:
 
 def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[float]],
                   t_initial: float, t_reference: float | None,
-                  thresholds: dict[str, list[float]] | None = None) -> dict:
+                  thresholds: dict[str, list[float]] | None = None,
+                  units: dict[str, str] | None = None) -> dict:
     """Per probe: final, max and time of max; for each rise fraction f the time to reach
     T0 + f (T_ref - T0), "not reached (end time ... s)", or "undefined ..." when T_ref = T0;
     for each threshold temperature (K) the first time the probe reaches it
@@ -52,7 +71,12 @@ def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[fl
     for name, v in series.items():
         tol = 1e-6 * max(float(np.ptp(v)), 1e-300)
         k = int(np.flatnonzero(v >= v.max() - tol)[0])
-        res = {"final_K": float(v[-1]), "max_K": float(v.max()), "time_of_max_s": float(t[k])}
+        unit = (units or {}).get(name, "K")
+        res = {f"final_{unit}": float(v[-1]), f"max_{unit}": float(v.max()),
+               "time_of_max_s": float(t[k])}
+        if unit != "K":
+            out[name] = res
+            continue
         for f in fractions.get(name, []):
             key = f"time_to_{round(100 * f):d}pct_rise_s"
             if t_reference is None or abs(t_reference - t_initial) <= 1e-12 * t_initial:

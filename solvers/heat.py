@@ -580,6 +580,18 @@ class HeatProblem:
         self.T.x.scatter_forward()
         self._track_extremes()
 
+    def probe_integrands(self) -> dict:
+        """UFL integrands of the heat probes: ``heat`` = rho c_p (T - T0) (J/m^3; integrated:
+        the heat stored in a marker), ``flux_in_plane`` = |k_in grad_xy T| and
+        ``flux_through`` = |k_z dT/dz| (W/m^2; averaged: how much heat flows along the layers
+        vs across them)."""
+        k = self.conductivity
+        k_in, k_z = k if isinstance(k, tuple) else (k, k)
+        g = ufl.grad(self.T)
+        return {"heat": self.heat_capacity * (self.T - self.initial_temperature),
+                "flux_in_plane": k_in * ufl.sqrt(g[0] ** 2 + g[1] ** 2),
+                "flux_through": k_z * abs(g[2])}
+
     def breakpoints(self) -> list[float]:
         """Times (s) at which a source switches on or off: a stepper lands on them, so that no
         step hides a switch between the points the error estimate looks at."""

@@ -21,7 +21,8 @@ REDUCED_POUCH = ["geometry.mesh_size=10 mm", "geometry.regions[0].mesh_size=1 mm
                  "figures.times=[0.01, 0.1, 0.3]"]
 PROBES_2UNITS = ["probes=[{name='unit2_max', marker='unit2', reduce='max', thresholds=[353.15, "
                  "393.15]}, {name='unit4_max', marker='unit4', reduce='max', thresholds=[353.15, "
-                 "393.15]}]"]
+                 "393.15]}, {name='unit2_heat', marker='unit2', quantity='heat'}, "
+                 "{name='flux_through', marker='anode_collectors', quantity='flux_through'}]"]
 
 
 def _reduced(shared_tmp, unit: str):
@@ -56,6 +57,9 @@ def test_piag_vs_cu_and_compare(shared_tmp, capfd):
     t4 = p["unit4_max"]["time_to_80C_s"], c["unit4_max"]["time_to_80C_s"]
     assert t4[0] == pytest.approx(t4[1], rel=0.3), t4
     assert s["piag_20li_ncm811"]["energy_balance"]["drift_rel"] < 1e-8
+    # more heat has crossed into unit cell 2 through Cu than through PI-Ag (J, integrated)
+    assert c["unit2_heat"]["final_J"] > 1.2 * p["unit2_heat"]["final_J"] > 0
+    assert p["flux_through"]["max_W_m2"] > 0
     report = shared_tmp / "report"
     assert main(["compare", str(outs["piag_20li_ncm811"]), str(outs["cu_20li_ncm811"]),
                  "--out", str(report)]) == 0
@@ -64,6 +68,8 @@ def test_piag_vs_cu_and_compare(shared_tmp, capfd):
         assert (report / name).exists(), name
     rows = json.loads((report / "compare.json").read_text())["rows"]
     assert any(r["probe"] == "unit2_max" and r["quantity"] == "time_to_80C_s" for r in rows)
+    assert any(r["probe"] == "unit2_heat" and r["quantity"] == "max_J" and r["ratio_B_over_A"]
+               for r in rows)
     # a second compare into the same report folder replaces it; a run folder is not a report
     assert main(["compare", str(outs["piag_20li_ncm811"]), str(outs["cu_20li_ncm811"]),
                  "--out", str(report)]) == 0
