@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/batteryfx run pouch_hotspot_piag_vs_cu $(DEMO_SET) --out out/pouch_piag
-	$(BIN)/batteryfx run pouch_hotspot_piag_vs_cu $(DEMO_SET) --set geometry.unit=cu_20li_ncm811 \
-	  --out out/pouch_cu
+	@echo "running the PI-Ag and the Cu pouch cell side by side (one core each, ~3 min)"
+	@$(BIN)/batteryfx run pouch_hotspot_piag_vs_cu $(DEMO_SET) --out out/pouch_piag -q & a=$$!; \
+	 $(BIN)/batteryfx run pouch_hotspot_piag_vs_cu $(DEMO_SET) --set geometry.unit=cu_20li_ncm811 \
+	  --out out/pouch_cu -q & b=$$!; wait $$a && wait $$b
 	$(BIN)/batteryfx compare out/pouch_piag out/pouch_cu --out out/pouch_compare
 	@echo "report: out/pouch_compare/compare.md  figures: out/pouch_compare/figures/"
 

@@ -25,15 +25,15 @@ PROBES_2UNITS = ["probes=[{name='unit2_max', marker='unit2', reduce='max', thres
                  "{name='flux_through', marker='anode_collectors', quantity='flux_through'}]"]
 
 
-def _reduced(shared_tmp, unit: str):
+def _reduced(shared_tmp, unit: str, extra: list[str] = ()):
     import tomli_w
 
     from batteryfx.case import apply_overrides, read_toml
     from batteryfx.cli import bundled_cases
 
     data = apply_overrides(read_toml(bundled_cases()["pouch_hotspot_piag_vs_cu"]),
-                           REDUCED_POUCH + PROBES_2UNITS + [f"geometry.unit={unit}"])
-    path = shared_tmp / f"pouch_{unit}.toml"
+                           REDUCED_POUCH + PROBES_2UNITS + [f"geometry.unit={unit}", *extra])
+    path = shared_tmp / f"pouch_{unit}{len(extra)}.toml"
     if comm.rank == 0:
         path.write_text(tomli_w.dumps(data))
     comm.Barrier()
@@ -79,8 +79,11 @@ def test_piag_vs_cu_and_compare(shared_tmp, capfd):
 
 @pytest.mark.mpi
 def test_pouch_ranks_and_restart(shared_tmp):
-    """All ranks vs one rank to 1e-8; stopped after 6 steps and restarted = uninterrupted."""
-    case = _reduced(shared_tmp, "piag_20li_ncm811")
+    """All ranks vs one rank to 1e-8; stopped after 6 steps and restarted = uninterrupted.
+    With the direct solver: the iterative default (CG + block-Jacobi ICC, whose blocks are
+    the ranks' parts) agrees only to its tolerance (measured 3e-8 on the collectors' mean
+    through-plane flux at rtol 1e-12)."""
+    case = _reduced(shared_tmp, "piag_20li_ncm811", ["physics.solver=direct"])
     par = run(case, out=shared_tmp / "par", figures=False, progress=False).summary
     ser = None
     if comm.rank == 0:
