@@ -101,7 +101,11 @@ def test_pouch_ranks_and_restart(shared_tmp):
     again = json.loads((cut / "summary.json").read_text())
     for name, res in par["probes"].items():
         for key, value in res.items():
-            assert value == pytest.approx(again["probes"][name][key], rel=1e-10), (name, key)
+            # temperatures to 1e-10 (parallel MUMPS round-off ~1e-12 K/K); stored heat and
+            # fluxes are differences / gradients of T, which amplify that round-off by about
+            # T / (T - T0) ~ 300 (measured 2.8e-10 on unit2_heat): 1e-8
+            rel = 1e-10 if key.endswith("_K") or key.startswith("time_") else 1e-8
+            assert value == pytest.approx(again["probes"][name][key], rel=rel), (name, key)
 
 
 @pytest.mark.mpi
