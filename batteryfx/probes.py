@@ -66,15 +66,12 @@ class Probes:
             measure = (dx if marker.dim == tdim else ds)(tuple(marker.tags))
             quantity = getattr(spec, "quantity", "temperature")
             if quantity != "temperature":
-                one = fem.Constant(mesh, 1.0)
-                size = 1.0 if quantity == "heat" else comm.allreduce(
-                    fem.assemble_scalar(fem.form(one * measure)))
+                size = 1.0 if quantity == "heat" else geometry.measure(spec.marker)
                 self._reducers.append((i, "mean", fem.form(integrands[quantity] * measure),
                                        size))
             elif spec.reduce == "mean":
-                one = fem.Constant(mesh, 1.0)
-                size = comm.allreduce(fem.assemble_scalar(fem.form(one * measure)))
-                self._reducers.append((i, "mean", fem.form(u * measure), size))
+                self._reducers.append((i, "mean", fem.form(u * measure),
+                                       geometry.measure(spec.marker)))
             else:
                 ents = geometry.entities(spec.marker)
                 mesh.topology.create_connectivity(marker.dim, tdim)

@@ -78,18 +78,6 @@ def layer_properties(rows, mats: dict) -> dict[int, tuple[float, float, float]]:
     return out
 
 
-def marker_volume(geometry, marker: str) -> float:
-    """Volume (m^3) of a cell marker (collective)."""
-    import ufl
-    from dolfinx import fem
-
-    mesh = geometry.mesh
-    dx = ufl.Measure("dx", domain=mesh, subdomain_data=geometry.cell_tags)
-    one = fem.Constant(mesh, 1.0)
-    local = fem.assemble_scalar(fem.form(one * dx(tuple(geometry.markers[marker].tags))))
-    return mesh.comm.allreduce(local, op=MPI.SUM)
-
-
 def heat_sources(case: Case, geometry) -> list:
     """The case's sources as volumetric sources (W/m^3 over [start, end)): a total power over
     its marker's volume; an internal short as I^2 R_short in its region and I^2 R_int over the
@@ -101,18 +89,18 @@ def heat_sources(case: Case, geometry) -> list:
         if s.type == "power_density":
             out.append(heat.VolumeSource(s.marker, s.value, s.start, s.end))
         elif s.type == "power":
-            out.append(heat.VolumeSource(s.marker, s.value / marker_volume(geometry, s.marker),
+            out.append(heat.VolumeSource(s.marker, s.value / geometry.measure(s.marker),
                                          s.start, s.end))
         elif s.type == "internal_short":
             i2 = s.current() ** 2
             end = s.end()
             out.append(heat.VolumeSource(
-                s.marker, i2 * s.short_resistance / marker_volume(geometry, s.marker),
+                s.marker, i2 * s.short_resistance / geometry.measure(s.marker),
                 s.start, end))
             if s.internal_resistance > 0:
                 out.append(heat.VolumeSource(
                     s.spread_marker, i2 * s.internal_resistance
-                    / marker_volume(geometry, s.spread_marker), s.start, end))
+                    / geometry.measure(s.spread_marker), s.start, end))
     return out
 
 

@@ -94,6 +94,21 @@ class Geometry:
         tags = self.cell_tags if marker.dim == self.mesh.topology.dim else self.facet_tags
         return tags.indices[np.isin(tags.values, marker.tags)]
 
+    def measure(self, name: str) -> float:
+        """Volume (m^3) of a cell marker, or area (m^2) of a facet marker (collective)."""
+        from mpi4py import MPI
+
+        import ufl
+        from dolfinx import fem
+
+        marker = self.markers[name]
+        mesh = self.mesh
+        kind, data = ("dx", self.cell_tags) if marker.dim == mesh.topology.dim \
+            else ("ds", self.facet_tags)
+        m = ufl.Measure(kind, domain=mesh, subdomain_data=data)
+        local = fem.assemble_scalar(fem.form(fem.Constant(mesh, 1.0) * m(tuple(marker.tags))))
+        return mesh.comm.allreduce(local, op=MPI.SUM)
+
     def num_cells_global(self) -> int:
         imap = self.mesh.topology.index_map(self.mesh.topology.dim)
         return imap.size_global

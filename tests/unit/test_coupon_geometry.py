@@ -6,8 +6,6 @@ from __future__ import annotations
 from mpi4py import MPI
 
 import pytest
-import ufl
-from dolfinx import fem
 
 from batteryfx.case import CouponGeometry
 from batteryfx.geometry_args import build_case_geometry
@@ -25,17 +23,6 @@ SPEC = {
 }
 
 
-def _measure(geometry, name):
-    marker = geometry.markers[name]
-    mesh = geometry.mesh
-    if marker.dim == 3:
-        m = ufl.Measure("dx", domain=mesh, subdomain_data=geometry.cell_tags)
-    else:
-        m = ufl.Measure("ds", domain=mesh, subdomain_data=geometry.facet_tags)
-    one = fem.Constant(mesh, 1.0)
-    return mesh.comm.allreduce(fem.assemble_scalar(fem.form(one * m(marker.tags))), op=MPI.SUM)
-
-
 @pytest.mark.parametrize("hot_mesh", [None, "0.25 um"])
 def test_volumes_and_areas(hot_mesh):
     spec = dict(SPEC, hot_spot=dict(SPEC["hot_spot"], mesh_size=hot_mesh))
@@ -49,7 +36,7 @@ def test_volumes_and_areas(hot_mesh):
         "hot_spot": 4 * um2, "bottom": 160 * um2,
     }
     for name, value in expected.items():
-        assert _measure(g, name) == pytest.approx(value, rel=1e-10), name
+        assert g.measure(name) == pytest.approx(value, rel=1e-10), name
     cells = g.num_cells_global()
     if hot_mesh is None:
         # in-plane breaks x: 0 3.5 4.5 10 -> 2+1+3 cells; y: 0 4 6 8 -> 2+1+1; 2 cells/layer

@@ -8,8 +8,6 @@ from mpi4py import MPI
 
 import numpy as np
 import pytest
-import ufl
-from dolfinx import fem
 
 from batteryfx.case import PouchGeometry
 from batteryfx.errors import CaseError
@@ -21,15 +19,6 @@ BASE = {"kind": "pouch", "laminate": False, "mesh_size": "5 mm"}
 
 def _section(**kw):
     return PouchGeometry.model_validate({**BASE, **kw})
-
-
-def _measure(geometry, name):
-    marker = geometry.markers[name]
-    mesh = geometry.mesh
-    kind, data = ("dx", geometry.cell_tags) if marker.dim == 3 else ("ds", geometry.facet_tags)
-    m = ufl.Measure(kind, domain=mesh, subdomain_data=data)
-    local = fem.assemble_scalar(fem.form(fem.Constant(mesh, 1.0) * m(marker.tags)))
-    return mesh.comm.allreduce(local, op=MPI.SUM)
 
 
 def test_paper_cell_layer_table():
@@ -65,20 +54,20 @@ def test_volumes_areas_regions_and_tabs():
     assert g.mesh.topology.cell_name() == "hexahedron"
     foot_a, foot_c, sep = 58 * 45 * MM**2, 56 * 43 * MM**2, 60 * 47 * MM**2
     tab_in_collector = 10 * MM * (1 * MM + 8 * MM)  # gap to the envelope + length
-    assert _measure(g, "a0/pi") == pytest.approx(7 * UM * (foot_a + tab_in_collector), rel=1e-9)
-    assert _measure(g, "c0/al") == pytest.approx(12 * UM * foot_c, rel=1e-9)
-    assert _measure(g, "s0") == pytest.approx(16 * UM * sep, rel=1e-9)
-    assert _measure(g, "hot") == pytest.approx(3 * 2 * MM**2 * 20 * UM, rel=1e-9)
+    assert g.measure("a0/pi") == pytest.approx(7 * UM * (foot_a + tab_in_collector), rel=1e-9)
+    assert g.measure("c0/al") == pytest.approx(12 * UM * foot_c, rel=1e-9)
+    assert g.measure("s0") == pytest.approx(16 * UM * sep, rel=1e-9)
+    assert g.measure("hot") == pytest.approx(3 * 2 * MM**2 * 20 * UM, rel=1e-9)
     h = sum(la.thickness for la in pouch_spec_from_case(sec).layers)
-    assert _measure(g, "nail") == pytest.approx(4 * MM**2 * h, rel=1e-9)
-    assert _measure(g, "unit1") + _measure(g, "unit2") == pytest.approx(
+    assert g.measure("nail") == pytest.approx(4 * MM**2 * h, rel=1e-9)
+    assert g.measure("unit1") + g.measure("unit2") == pytest.approx(
         2 * (20 * UM * foot_a + 16 * UM * sep + 60 * UM * foot_c), rel=1e-9)
-    assert _measure(g, "cell") == pytest.approx(sep * h + 10 * 8 * MM**2 * 16 * UM, rel=1e-9)
-    assert _measure(g, "bottom") == pytest.approx(sep, rel=1e-9)
-    assert _measure(g, "top") == pytest.approx(sep, rel=1e-9)
-    assert _measure(g, "tabs") > 2 * 10 * 8 * MM**2
+    assert g.measure("cell") == pytest.approx(sep * h + 10 * 8 * MM**2 * 16 * UM, rel=1e-9)
+    assert g.measure("bottom") == pytest.approx(sep, rel=1e-9)
+    assert g.measure("top") == pytest.approx(sep, rel=1e-9)
+    assert g.measure("tabs") > 2 * 10 * 8 * MM**2
     # the filler fills the envelope around the smaller footprints
-    filler = _measure(g, "filler")
+    filler = g.measure("filler")
     expect = sum(la.thickness for la in pouch_spec_from_case(sec).layers
                  if la.component != "separator") * sep - 2 * 8 * UM * foot_a \
         - 2 * 20 * UM * foot_a - (2 * 60 + 12) * UM * foot_c

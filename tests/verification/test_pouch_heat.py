@@ -14,7 +14,7 @@ from dolfinx import fem
 
 from batteryfx.case import parse_case
 from batteryfx.geometry_args import build_case_geometry
-from batteryfx.run import build_problem, marker_volume, materials_for
+from batteryfx.run import build_problem, materials_for
 
 pytestmark = pytest.mark.mpi
 UM, MM = 1e-6, 1e-3
@@ -96,7 +96,7 @@ def test_resolved_vs_homogenised_away_from_a_nail():
         dx = ufl.Measure("dx", domain=mesh, subdomain_data=geometry.cell_tags)
         far = dx(geometry.markers["far"].tags)
         local = fem.assemble_scalar(fem.form((problem.T - 300.0) * far))
-        rises[mode] = mesh.comm.allreduce(local, op=MPI.SUM) / marker_volume(geometry, "far")
+        rises[mode] = mesh.comm.allreduce(local, op=MPI.SUM) / geometry.measure("far")
         problem.destroy()
     assert rises["resolved"] > 0.05  # the heat got there
     print(f"resolved vs homogenised rise: {rises}")
@@ -143,8 +143,8 @@ def test_internal_short_split():
     geometry = build_case_geometry(case.geometry, MPI.COMM_WORLD)
     nail, spread = heat_sources(case, geometry)
     i2 = (4 / 0.04) ** 2
-    assert nail.value * marker_volume(geometry, "nail") == pytest.approx(i2 * 0.01)
-    assert spread.value * marker_volume(geometry, "electrodes") == pytest.approx(i2 * 0.03)
+    assert nail.value * geometry.measure("nail") == pytest.approx(i2 * 0.01)
+    assert spread.value * geometry.measure("electrodes") == pytest.approx(i2 * 0.03)
     assert nail.end == spread.end == pytest.approx(0.001 * 3600 * 4 / (i2 * 0.04))
     assert np.isclose(nail.start, 0.0)
 
