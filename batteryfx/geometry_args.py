@@ -1,6 +1,7 @@
 """The one place where a case's ``[geometry]`` section becomes builder arguments, and where a
 builder's :class:`~batteryfx.geometry.GeometryError` becomes a :class:`CaseError` naming the
-case key.
+case key; also what the case's materials and ``[cell]`` section make of the layer table
+(:func:`materials_for`, :func:`case_cell_budget`).
 
 :data:`SPEC_FROM_CASE` maps ``geometry.kind`` to the function that translates that section into
 the builder's spec; :data:`batteryfx.geometry.BUILDERS` picks the builder for the same kind. A
@@ -174,13 +175,29 @@ def _check_materials(layers, section, key: str) -> None:
 
 def used_materials(plan: Plan) -> list[str]:
     """Library materials of a plan's layer table (homogenised blocks by their mixture)."""
+    return _used(plan.layers)
+
+
+def _used(rows) -> list[str]:
     used = set()
-    for row in plan.layers:
+    for row in rows:
         if row.mix:
             used |= {m for m, _ in row.mix}
         else:
             used.add(row.material)
     return sorted(used)
+
+
+def materials_for(case, rows) -> dict:
+    """The library materials of a layer table (a plan's or a geometry's rows), with the
+    case's ``[materials.NAME]`` overrides applied (SI)."""
+    from batteryfx.materials import resolve
+    from batteryfx.materials.library import PROPERTY_DIMENSIONS
+    from batteryfx.units import to_si
+
+    return {name: resolve(name, {k: to_si(v, PROPERTY_DIMENSIONS[k])
+                                 for k, v in case.materials.get(name, {}).items()})
+            for name in _used(rows)}
 
 
 #: geometry kind -> translation of its case section into the builder's spec
@@ -230,9 +247,6 @@ def case_cell_budget(case, key: str = "cell") -> dict | None:
     mass per capacity; None without a ``[cell]`` section."""
     from batteryfx.budget import BudgetLayer, cell_budget
     from batteryfx.geometry import BUILDERS
-    from batteryfx.materials import resolve
-    from batteryfx.materials.library import PROPERTY_DIMENSIONS
-    from batteryfx.units import to_si
 
     cell = case.cell
     if cell is None:
@@ -248,10 +262,10 @@ def case_cell_budget(case, key: str = "cell") -> dict | None:
         raise CaseError(key, "[cell]", "the stack has no cathode_active layer to give a "
                         "capacity")
 
+    mats = materials_for(case, plan.layers)
+
     def density(name):
-        over = {k: to_si(v, PROPERTY_DIMENSIONS[k]) for k, v in case.materials.get(name, {})
-                .items()}
-        mat = resolve(name, over)
+        mat = mats[name]
         # porous sheets without their electrolyte: it is weighed once, per capacity
         return mat["dry_density"] if "dry_density" in mat.properties else mat["density"]
 

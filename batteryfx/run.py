@@ -33,22 +33,6 @@ class RunResult:
     figures: list[Path] = field(default_factory=list)
 
 
-def materials_for(case: Case) -> dict[str, object]:
-    """Library materials used by the case, with the case's overrides applied (SI)."""
-    from batteryfx.geometry_args import plan_case_geometry, used_materials
-    from batteryfx.materials import resolve
-    from batteryfx.materials.library import PROPERTY_DIMENSIONS
-    from batteryfx.units import to_si
-
-    _, plan = plan_case_geometry(case.geometry)
-    out = {}
-    for name in used_materials(plan):
-        overrides = {k: to_si(v, PROPERTY_DIMENSIONS[k])
-                     for k, v in case.materials.get(name, {}).items()}
-        out[name] = resolve(name, overrides)
-    return out
-
-
 def layer_properties(rows, mats: dict) -> dict[int, tuple[float, float, float]]:
     """(k in-plane, k through-plane (W/(m K)), rho c_p (J/(m^3 K))) per cell tag of a layer
     table; a homogenised row (``mix``) gets the thickness-weighted parallel / series rules:
@@ -107,9 +91,10 @@ def heat_sources(case: Case, geometry) -> list:
 def build_problem(case: Case, geometry):
     """The heat problem of a case: per-layer (or homogenised orthotropic) k and rho c_p,
     conditions and sources."""
+    from batteryfx.geometry_args import materials_for
     from batteryfx.solvers import heat
 
-    mats = materials_for(case)
+    mats = materials_for(case, geometry.layers)
     props = layer_properties(geometry.layers, mats)
     k_in = {tag: p[0] for tag, p in props.items()}
     k_z = {tag: p[1] for tag, p in props.items()}

@@ -13,8 +13,8 @@ import ufl
 from dolfinx import fem
 
 from batteryfx.case import parse_case
-from batteryfx.geometry_args import build_case_geometry
-from batteryfx.run import build_problem, materials_for
+from batteryfx.geometry_args import build_case_geometry, materials_for
+from batteryfx.run import build_problem
 
 pytestmark = pytest.mark.mpi
 UM, MM = 1e-6, 1e-3
@@ -60,7 +60,7 @@ def test_steady_series_resistance(mode):
     geometry = build_case_geometry(case.geometry, MPI.COMM_WORLD)
     problem = build_problem(case, geometry)
     problem.steady()
-    mats = materials_for(case)
+    mats = materials_for(case, geometry.layers)
     resistance = sum(t * UM / mats[m]["thermal_conductivity"] for _, m, t in REPEAT) * 2
     area = 60 * 47 * MM**2
     q = _flux_through(problem, geometry)
@@ -160,7 +160,7 @@ def test_contact_resistance_adds_in_series():
     assert "cu0/contact" in geometry.markers
     problem = build_problem(case, geometry)
     problem.steady()
-    mats = materials_for(case)
+    mats = materials_for(case, geometry.layers)
     resistance = sum(t * UM / mats[m]["thermal_conductivity"] for _, m, t in REPEAT) + 2e-5
     assert _flux_through(problem, geometry) == pytest.approx(
         -60 * 47 * MM**2 * 100.0 / resistance, rel=1e-9)
