@@ -229,6 +229,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
         dt, hit = stepper.next()
         try:
             problem.step(dt)
+            accepted = _accepted(stepper, dt, problem)
         except BatteryfxError as exc:  # diverged or unphysical: say where, keep the partial
             writer.close()
             if bar is not None:
@@ -236,20 +237,9 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
             exc.args = (f"step {stepper.step + 1}: {exc} (the run up to its last checkpoint "
                         f"is in {outdir.partial})",)
             raise
-        if stepper.adaptive:
-            try:
-                accepted = stepper.accept(dt, problem.error_estimate())
-            except ValueError as exc:
-                writer.close()
-                if bar is not None:
-                    bar.close()
-                raise SolverDiverged(
-                    f"step {stepper.step + 1}: {exc}: the solution changes faster than any "
-                    "step can follow (a discontinuous source?); try a larger time.tolerance "
-                    f"(the run up to its last checkpoint is in {outdir.partial})") from None
-            if not accepted:
-                problem.undo()
-                continue
+        if not accepted:  # an adaptive stepper rejected the step: take it back, retry
+            problem.undo()
+            continue
         stepper.advance(dt, hit)
         problem.t = stepper.t  # exact target times (no round-off drift)
         writer.write(stepper.t, probes.values())
@@ -297,6 +287,18 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
         LOGGER.info(f"figure: {path.name}")
     LOGGER.info(f"done in {time.perf_counter() - wall0:.1f} s: {final}")
     return RunResult(final, summary, figures=drawn)
+
+
+def _accepted(stepper, dt: float, problem) -> bool:
+    """Whether the step just taken stands: always without adaptivity; else by the problem's
+    error estimate (SolverDiverged when the step would have to collapse)."""
+    if not stepper.adaptive:
+        return True
+    try:
+        return stepper.accept(dt, problem.error_estimate())
+    except ValueError as exc:
+        raise SolverDiverged(f"{exc}: the solution changes faster than any step can follow "
+                             "(a discontinuous source?); try a larger time.tolerance") from None
 
 
 #: summary.json's energy_balance.drift_rel above this is reported as a warning (a direct
