@@ -74,6 +74,16 @@ class Rect:
         return (self.x0 >= other.x0 - tol and self.x1 <= other.x1 + tol
                 and self.y0 >= other.y0 - tol and self.y1 <= other.y1 + tol)
 
+    def overlap(self, other: Rect) -> Rect | None:
+        """The common rectangle of positive area, or None."""
+        x0, y0 = max(self.x0, other.x0), max(self.y0, other.y0)
+        x1, y1 = min(self.x1, other.x1), min(self.y1, other.y1)
+        return Rect(x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+    @property
+    def area(self) -> float:
+        return (self.x1 - self.x0) * (self.y1 - self.y0)
+
 
 @dataclass(frozen=True)
 class PouchLayer:
@@ -191,12 +201,17 @@ def check(spec: PouchSpec) -> None:
         raise GeometryError(f"part / unit names clash with layer or marker names: "
                             f"{sorted(clash)}", "layers", sorted(clash))
     names |= parts
+
+    def new_name(field: str, name: str, what: str) -> None:
+        if name in names or name in reserved:
+            raise GeometryError(f"{what} names must be unique and not a layer or marker name",
+                                field, name)
+        names.add(name)
+
+    by_name = {la.name: la for la in spec.layers}
     for i, tab in enumerate(spec.tabs):
         key = f"tabs[{i}]"
-        if tab.name in names or tab.name in reserved:
-            raise GeometryError("tab names must be unique and not a layer or marker name",
-                                f"{key}.name", tab.name)
-        names.add(tab.name)
+        new_name(f"{key}.name", tab.name, "tab")
         if spec.mode != "resolved":
             raise GeometryError("tabs need mode = 'resolved' (the homogenised block has no "
                                 "tabs)", key, tab.name)
@@ -207,27 +222,18 @@ def check(spec: PouchSpec) -> None:
         if r.inside(env):
             raise GeometryError("a tab must reach outside the envelope of the layers",
                                 f"{key}.rect", [r.x0, r.y0, r.x1, r.y1])
-        unknown = [n for n in tab.layers if n not in {la.name for la in spec.layers}]
+        unknown = [n for n in tab.layers if n not in by_name]
         if not tab.layers or unknown:
             raise GeometryError(f"needs layer names of the stack (unknown: {unknown})",
                                 f"{key}.layers", list(tab.layers))
         for other in spec.tabs[:i]:
-            o = other.rect
-            if r.x0 < o.x1 and o.x0 < r.x1 and r.y0 < o.y1 and o.y0 < r.y1 \
-                    and not (r.inside(env) or o.inside(env)):
-                outside_overlap = not (max(r.y0, o.y0) >= env.y0 and min(r.y1, o.y1) <= env.y1
-                                       and max(r.x0, o.x0) >= env.x0
-                                       and min(r.x1, o.x1) <= env.x1)
-                if outside_overlap:
-                    raise GeometryError(f"overlaps tab {other.name!r} outside the envelope",
-                                        f"{key}.rect", [r.x0, r.y0, r.x1, r.y1])
-    by_name = {la.name: la for la in spec.layers}
+            common = r.overlap(other.rect)
+            if common is not None and not common.inside(env):
+                raise GeometryError(f"overlaps tab {other.name!r} outside the envelope",
+                                    f"{key}.rect", [r.x0, r.y0, r.x1, r.y1])
     for i, reg in enumerate(spec.regions):
         key = f"regions[{i}]"
-        if reg.name in names or reg.name in reserved:
-            raise GeometryError("region names must be unique and not a layer or marker name",
-                                f"{key}.name", reg.name)
-        names.add(reg.name)
+        new_name(f"{key}.name", reg.name, "region")
         r = reg.rect
         if not (r.x1 > r.x0 and r.y1 > r.y0):
             raise GeometryError("needs a positive size", f"{key}.size",
@@ -241,9 +247,8 @@ def check(spec: PouchSpec) -> None:
                 raise GeometryError(f"must lie inside the footprint of layer {name!r}",
                                     f"{key}.center", [(r.x0 + r.x1) / 2, (r.y0 + r.y1) / 2])
         for j, other in enumerate(spec.regions[:i]):
-            o = other.rect
             shared = set(reg.layers or by_name) & set(other.layers or by_name)
-            if shared and r.x0 < o.x1 and o.x0 < r.x1 and r.y0 < o.y1 and o.y0 < r.y1:
+            if shared and r.overlap(other.rect) is not None:
                 raise GeometryError(f"overlaps regions[{j}] ({other.name!r}) in layers "
                                     f"{sorted(shared)[:3]}", key, reg.name)
         if reg.mesh_size is not None and not reg.mesh_size > 0:
@@ -615,16 +620,12 @@ def budget_rows(spec: PouchSpec) -> list[tuple[str, str, str, float, float]]:
     for la in spec.layers:
         if la.conductance is not None:
             continue  # a contact stands for an interface: no mass of its own
-        fp = la.footprint
-        rows.append((la.name, la.component, la.material, la.thickness,
-                     (fp.x1 - fp.x0) * (fp.y1 - fp.y0)))
+        rows.append((la.name, la.component, la.material, la.thickness, la.footprint.area))
     by_name = {la.name: la for la in spec.layers}
     for tab in spec.tabs:
         for name in tab.layers:
-            la, r = by_name[name], tab.rect
-            fp = la.footprint
-            ox = max(0.0, min(r.x1, fp.x1) - max(r.x0, fp.x0))
-            oy = max(0.0, min(r.y1, fp.y1) - max(r.y0, fp.y0))
-            area = (r.x1 - r.x0) * (r.y1 - r.y0) - ox * oy
+            la = by_name[name]
+            common = tab.rect.overlap(la.footprint)
+            area = tab.rect.area - (common.area if common is not None else 0.0)
             rows.append((f"{tab.name}/{name}", "tab", la.material, la.thickness, area))
     return rows
