@@ -143,51 +143,10 @@ def matched_times(a: dict, b: dict) -> list[tuple[float, int, int]]:
     return out
 
 
-def _cut(run: dict, step: int, settings: dict):
-    """The cross-section of a run's fields at an output step, in figure units, clipped and
-    stretched as the settings say."""
-    from batteryfx.post.figures import _read_vtkhdf, clip_cut
-
-    grid = _read_vtkhdf(run["folder"] / "fields" / FIELDS_FILE, step)
-    grid.points = grid.points / settings["metres"]
-    cut = grid.slice(normal=settings["normal"], origin=settings["origin"])
-    cut = clip_cut(cut, settings["across"], settings["origin"][settings["across"]],
-                   settings["window"])
-    pts = cut.points.copy()
-    pts[:, settings["up"]] *= settings["stretch"]
-    cut.points = pts
-    return cut
-
-
-def _settings(a: dict, first_step: int) -> dict:
-    """Cut plane, window, unit and stretch from run A's [figures] section."""
-    from batteryfx.post.figures import (
-        _read_vtkhdf,
-        clip_cut,
-        length_unit,
-        model_extent,
-        vertical_exaggeration,
-    )
-
-    fig = a["case"].get("figures", {})
-    normal = fig.get("cut_normal", "y")
-    boxes = a["summary"].get("geometry", {}).get("stack_boxes_m", {})
-    grid = _read_vtkhdf(a["folder"] / "fields" / FIELDS_FILE, first_step)
-    unit, metres = length_unit(model_extent(boxes, grid.bounds))
-    origin = fig.get("cut_origin") or list(np.array(grid.bounds).reshape(3, 2).mean(axis=1))
-    origin = [o / metres for o in origin]
-    across, up = {"x": (1, 2), "y": (0, 2), "z": (0, 1)}[normal]
-    window = fig.get("cut_window")
-    window = None if window is None else window / metres
-    grid.points = grid.points / metres
-    cut = clip_cut(grid.slice(normal=normal, origin=origin), across, origin[across], window)
-    stretch = vertical_exaggeration(cut, across, up, fig.get("z_scale"))
-    return {"normal": normal, "origin": origin, "across": across, "up": up, "window": window,
-            "stretch": stretch, "unit": unit, "metres": metres}
-
-
 def _frame(plotter, cuts, labels, t, settings, clim, with_bar):
     """Fill the two rows of a plotter with the cuts of A and B at time t."""
+    from batteryfx.post.figures import frame
+
     for row, (cut, label) in enumerate(zip(cuts, labels, strict=True)):
         plotter.subplot(row, 0)
         plotter.add_mesh(cut, scalars="temperature", cmap="inferno", clim=clim,
@@ -200,17 +159,13 @@ def _frame(plotter, cuts, labels, t, settings, clim, with_bar):
             if settings["stretch"] != 1.0 else ""
         plotter.add_text(f"lengths in {settings['unit']}{note}", position="lower_left",
                          font_size=8, color="grey")
-        {"x": plotter.view_yz, "y": plotter.view_xz, "z": plotter.view_xy}[settings["normal"]]()
-        plotter.enable_parallel_projection()
-        b = np.array(cut.bounds).reshape(3, 2)
-        half_w, half_h = np.ptp(b[settings["across"]]) / 2, np.ptp(b[settings["up"]]) / 2
-        plotter.camera.parallel_scale = 1.15 * max(half_h, half_w / (1200 / 300 * 0.8))
+        frame(plotter, cut, settings, 1200 / 300, 1.15)
 
 
 def cut_figures(a: dict, b: dict, folder: Path) -> list[Path]:
     """compare_cut.png (up to 4 matched times, A over B each) and compare_cut.gif (all matched
     times); nothing when the runs share no output time."""
-    from batteryfx.post.figures import _offscreen
+    from batteryfx.post.figures import _offscreen, _read_vtkhdf, cut_view
 
     times = matched_times(a, b)
     if not times:
@@ -220,8 +175,11 @@ def cut_figures(a: dict, b: dict, folder: Path) -> list[Path]:
     from PIL import Image
 
     pv.OFF_SCREEN = True
-    settings = _settings(a, times[0][1])
-    cuts = [(t, _cut(a, ia, settings), _cut(b, ib, settings)) for t, ia, ib in times]
+    boxes = a["summary"].get("geometry", {}).get("stack_boxes_m", {})
+    grids = [_read_vtkhdf(run["folder"] / "fields" / FIELDS_FILE, step)
+             for _, ia, ib in times for run, step in ((a, ia), (b, ib))]
+    settings, flat = cut_view(a["case"].get("figures", {}), boxes, grids)
+    cuts = [(t, flat[2 * k], flat[2 * k + 1]) for k, (t, _, _) in enumerate(times)]
     t0 = a["case"]["physics"]["initial_temperature"]
     hi = max(max(float(ca["temperature"].max()), float(cb["temperature"].max()))
              for _, ca, cb in cuts)

@@ -99,31 +99,13 @@ def cut_plane_figure(out: Path, case: dict, summary: dict, series) -> Path:
     t0 = case["physics"]["initial_temperature"]
     t_ref = summary.get("reference_temperature_K")
     grids = [_read_vtkhdf(out / "fields" / FIELDS_FILE, steps[t]) for t in times]
-    unit, metres = length_unit(model_extent(boxes, grids[0].bounds))
-    scale = 1.0 / metres  # figures are drawn in `unit`
-    for grid in grids:
-        grid.points = grid.points * scale
+    view, cuts = cut_view(fig, boxes, grids)
+    unit, scale, origin = view["unit"], 1.0 / view["metres"], view["origin"]
+    across, up, stretch = view["across"], view["up"], view["stretch"]
+    axis = "xyz".index(normal)
     lo = min(float(g["temperature"].min()) for g in grids)
     hi = max(float(g["temperature"].max()) for g in grids)
     clim = [min(t0, lo), max(t_ref or hi, hi)]
-    origin = fig.get("cut_origin")
-    if origin is None and boxes:  # the middle of the first stack (not the gap between two)
-        lo, hi = next(iter(boxes.values()))
-        origin = [(a + b) / 2 * scale for a, b in zip(lo, hi, strict=True)]
-    elif origin is None:
-        origin = list(np.array(grids[0].bounds).reshape(3, 2).mean(axis=1))
-    else:
-        origin = [o * scale for o in origin]
-    axis = "xyz".index(normal)
-    across, up = {"x": (1, 2), "y": (0, 2), "z": (0, 1)}[normal]
-    window = fig.get("cut_window")  # width shown around the origin (m)
-    cuts = [clip_cut(g.slice(normal=normal, origin=origin), across, origin[across],
-                     None if window is None else window * scale) for g in grids]
-    stretch = vertical_exaggeration(cuts[0], across, up, fig.get("z_scale"))
-    for cut in cuts:
-        pts = cut.points.copy()
-        pts[:, up] = pts[:, up] * stretch
-        cut.points = pts
     plotter = pv.Plotter(off_screen=True, shape=(len(times), 1),
                          window_size=(1400, 330 * len(times)), border=False)
     for row, (t, cut) in enumerate(zip(times, cuts, strict=True)):
@@ -149,17 +131,56 @@ def cut_plane_figure(out: Path, case: dict, summary: dict, series) -> Path:
             plotter.add_point_labels([centre], [name], font_size=12, point_size=1,
                                      shape_opacity=0.0, always_visible=True,
                                      text_color="black", show_points=False)
-        {"x": plotter.view_yz, "y": plotter.view_xz, "z": plotter.view_xy}[normal]()
-        plotter.enable_parallel_projection()
-        b = np.array(cut.bounds).reshape(3, 2)
-        half_w, half_h = np.ptp(b[across]) / 2, np.ptp(b[up]) / 2
-        aspect = 1400 / 330 * 0.8  # panel width / height, leaving room for the colour bar
-        plotter.camera.parallel_scale = 1.2 * max(half_h, half_w / aspect)
+        frame(plotter, cut, view, 1400 / 330, 1.2)
     plotter.set_background("white")
     path = out / "figures" / f"temperature_cut_{normal}.png"
     plotter.screenshot(str(path))
     plotter.close()
     return path
+
+
+def cut_view(fig: dict, boxes: dict, grids: list) -> tuple[dict, list]:
+    """The cut of each grid (fields in metres) as [figures] asks: plane ``cut_normal``
+    through ``cut_origin`` (default: the middle of the first stack box, not the gap between
+    two; else of the grid), in the length unit of the model's size, clipped to
+    ``cut_window`` and stretched by ``z_scale`` (default :func:`vertical_exaggeration` of the
+    first cut). Returns (view: normal, origin, across, up, window, stretch, unit, metres;
+    the cuts)."""
+    normal = fig.get("cut_normal", "y")
+    unit, metres = length_unit(model_extent(boxes, grids[0].bounds))
+    origin = fig.get("cut_origin")
+    if origin is None and boxes:
+        lo, hi = next(iter(boxes.values()))
+        origin = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
+    elif origin is None:
+        origin = list(np.array(grids[0].bounds).reshape(3, 2).mean(axis=1))
+    origin = [o / metres for o in origin]
+    across, up = {"x": (1, 2), "y": (0, 2), "z": (0, 1)}[normal]
+    window = fig.get("cut_window")
+    window = None if window is None else window / metres
+    cuts = []
+    for grid in grids:
+        grid.points = grid.points / metres  # figures are drawn in `unit`
+        cuts.append(clip_cut(grid.slice(normal=normal, origin=origin), across, origin[across],
+                             window))
+    stretch = vertical_exaggeration(cuts[0], across, up, fig.get("z_scale"))
+    for cut in cuts:
+        pts = cut.points.copy()
+        pts[:, up] = pts[:, up] * stretch
+        cut.points = pts
+    view = {"normal": normal, "origin": origin, "across": across, "up": up, "window": window,
+            "stretch": stretch, "unit": unit, "metres": metres}
+    return view, cuts
+
+
+def frame(plotter, cut, view: dict, panel_aspect: float, margin: float) -> None:
+    """Look at a cut face-on (parallel projection), filling a panel of width / height
+    ``panel_aspect`` (80 % of it: room for the colour bar) with ``margin`` around it."""
+    {"x": plotter.view_yz, "y": plotter.view_xz, "z": plotter.view_xy}[view["normal"]]()
+    plotter.enable_parallel_projection()
+    b = np.array(cut.bounds).reshape(3, 2)
+    half_w, half_h = np.ptp(b[view["across"]]) / 2, np.ptp(b[view["up"]]) / 2
+    plotter.camera.parallel_scale = margin * max(half_h, half_w / (panel_aspect * 0.8))
 
 
 def clip_cut(cut, across: int, centre: float, width: float | None):
