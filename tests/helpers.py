@@ -89,3 +89,33 @@ def expect_one_error(capfd, argv: list[str], *texts: str) -> str:
     for text in texts:
         assert text in lines[0], lines[0]
     return lines[0]
+
+
+def probe_results(summary: dict) -> dict:
+    """summary.json's probe results as {(probe, key): value}."""
+    return {(name, key): value for name, res in summary["probes"].items()
+            for key, value in res.items()}
+
+
+def assert_ranks_agree(case, folder, rel: float = 1e-8) -> dict:
+    """Run ``case`` on all ranks and on rank 0 alone (COMM_SELF) into ``folder``/par and /ser;
+    assert the same dofs and steps and every probe result equal to ``rel``; return the
+    all-rank summary."""
+    import pytest
+
+    from batteryfx.run import run
+
+    comm = MPI.COMM_WORLD
+    par = run(case, out=folder / "par", figures=False, progress=False).summary
+    ser = None
+    if comm.rank == 0:
+        ser = run(case, out=folder / "ser", figures=False, progress=False,
+                  comm=MPI.COMM_SELF).summary
+    ser = comm.bcast(ser, root=0)
+    assert par["ranks"] == comm.size and ser["ranks"] == 1
+    assert par["dofs"] == ser["dofs"] and par["time_steps"] == ser["time_steps"]
+    a, b = probe_results(par), probe_results(ser)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key] == pytest.approx(b[key], rel=rel), key
+    return par

@@ -13,7 +13,7 @@ import pytest
 
 from batteryfx.cli import main
 from batteryfx.post.probes import read_probes
-from batteryfx.run import run
+from tests.helpers import assert_ranks_agree, probe_results
 
 comm = MPI.COMM_WORLD
 
@@ -71,26 +71,10 @@ def test_run_and_plot(reduced_coupon, shared_tmp, capfd):
     assert (out / "figures/temperature_cut_y.png").exists()
 
 
-def _probe_results(summary):
-    return {(name, key): value for name, res in summary["probes"].items()
-            for key, value in res.items()}
-
-
 @pytest.mark.mpi
 def test_summary_independent_of_ranks(reduced_coupon, shared_tmp):
     """The run on all ranks agrees with a serial run (rank 0 alone) to 1e-8 relative."""
-    par = run(reduced_coupon, out=shared_tmp / "par", figures=False, progress=False).summary
-    ser = None
-    if comm.rank == 0:
-        ser = run(reduced_coupon, out=shared_tmp / "ser", figures=False, progress=False,
-                  comm=MPI.COMM_SELF).summary
-    ser = comm.bcast(ser, root=0)
-    assert par["ranks"] == comm.size and ser["ranks"] == 1
-    assert par["dofs"] == ser["dofs"] and par["time_steps"] == ser["time_steps"]
-    a, b = _probe_results(par), _probe_results(ser)
-    assert a.keys() == b.keys()
-    for key in a:
-        assert a[key] == pytest.approx(b[key], rel=1e-8), key
+    assert_ranks_agree(reduced_coupon, shared_tmp)
 
 
 def _assert_same_results(whole, cut):
@@ -103,7 +87,7 @@ def _assert_same_results(whole, cut):
         np.testing.assert_allclose(p2[name], p1[name], rtol=1e-10, atol=0)
     s1 = json.loads((whole / "summary.json").read_text())
     s2 = json.loads((cut / "summary.json").read_text())
-    assert _probe_results(s1) == pytest.approx(_probe_results(s2), rel=1e-10)
+    assert probe_results(s1) == pytest.approx(probe_results(s2), rel=1e-10)
     return s1, s2
 
 

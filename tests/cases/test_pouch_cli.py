@@ -11,7 +11,7 @@ from mpi4py import MPI
 import pytest
 
 from batteryfx.cli import main
-from batteryfx.run import run
+from tests.helpers import assert_ranks_agree
 
 comm = MPI.COMM_WORLD
 #: CI size of cases/pouch_hotspot_piag_vs_cu.toml: coarse in-plane, short
@@ -84,16 +84,7 @@ def test_pouch_ranks_and_restart(shared_tmp):
     the ranks' parts) agrees only to its tolerance (measured 3e-8 on the collectors' mean
     through-plane flux at rtol 1e-12)."""
     case = _reduced(shared_tmp, "piag_20li_ncm811", ["physics.solver=direct"])
-    par = run(case, out=shared_tmp / "par", figures=False, progress=False).summary
-    ser = None
-    if comm.rank == 0:
-        ser = run(case, out=shared_tmp / "ser", figures=False, progress=False,
-                  comm=MPI.COMM_SELF).summary
-    ser = comm.bcast(ser, root=0)
-    assert par["dofs"] == ser["dofs"] and par["time_steps"] == ser["time_steps"]
-    for name, res in par["probes"].items():
-        for key, value in res.items():
-            assert value == pytest.approx(ser["probes"][name][key], rel=1e-8), (name, key)
+    par = assert_ranks_agree(case, shared_tmp)
     cut = shared_tmp / "cut"
     assert main(["run", str(case), "--out", str(cut), "--no-figures", "-q",
                  "--stop-after-steps", "6"]) == 0
