@@ -1,0 +1,275 @@
+"""Column multigrid (batteryfx.solvers.column_mg) on small extruded meshes of thin,
+high-contrast layers (micrometre Cu / polyimide / Ag / Li / separator / cathode / Al over
+millimetres, per-cell DG0 conductivity, cells removed for a tab and an electrode footprint):
+CG + column MG equals a direct (MUMPS) solve; the iteration count stays bounded when the
+layers double, the in-plane resolution doubles and dt goes from 1 ms to 10 s; a re-setup
+after dt changes reuses the structure; 2 ranks give the serial result; HeatProblem works
+with it."""
+
+from __future__ import annotations
+
+from mpi4py import MPI
+from petsc4py import PETSc
+
+import numpy as np
+import pytest
+import ufl
+from dolfinx import fem, mesh
+from dolfinx.fem import petsc as fem_petsc
+
+from batteryfx.solvers.column_mg import column_mg_context, find_columns, setup_column_mg
+
+# thickness (m), k (W/(m K)), rho c_p (J/(m^3 K))
+LAYERS = {"Cu": (8e-6, 400.0, 3.44e6), "PI": (7e-6, 0.12, 1.58e6), "Ag": (0.5e-6, 429.0, 2.45e6),
+          "Li": (20e-6, 85.0, 1.65e6), "sep": (16e-6, 0.34, 1.9e6),
+          "cathode": (60e-6, 0.8, 2.6e6), "Al": (12e-6, 237.0, 2.42e6)}
+UNIT = ["Al", "cathode", "sep", "Li", "Ag", "Cu", "PI", "Cu"]
+SMALL = {"coarse_size": 150}  # so that these small problems get several levels
+
+
+def layered_box(comm, units: int, nx: int, ny: int, cut: bool = True):
+    """create_box (hexahedra) over 6 x 5 mm, z remapped to ``units`` x UNIT (+ an Al
+    layer), x graded; with ``cut`` the cathode and separator cells outside an inner
+    footprint are removed and the last cell row in y keeps only Cu and Al (a tab), so
+    columns miss nodes and links. Returns (mesh, DG0 k, DG0 rho c_p)."""
+    names = UNIT * units + ["Al"]
+    z = np.concatenate([[0.0], np.cumsum([LAYERS[m][0] for m in names])])
+    lx, ly = 6e-3, 5e-3
+    s = np.linspace(0.0, 1.0, nx + 1)
+    xs = lx * 0.5 * (1.0 + np.tanh(1.2 * (2 * s - 1)) / np.tanh(1.2))
+    msh = mesh.create_box(comm, [[0, 0, 0], [1, 1, 1]], [nx, ny, len(names)],
+                          mesh.CellType.hexahedron)
+    x = msh.geometry.x
+    x[:, 0] = xs[np.rint(x[:, 0] * nx).astype(int)]
+    x[:, 1] *= ly
+    x[:, 2] = z[np.rint(x[:, 2] * len(names)).astype(int)]
+    if cut:
+        ncell = msh.topology.index_map(3).size_local
+        mid = mesh.compute_midpoints(msh, 3, np.arange(ncell, dtype=np.int32))
+        layer = np.array(names)[np.searchsorted(z, mid[:, 2]) - 1]
+        outside = (mid[:, 0] < 0.6e-3) | (mid[:, 0] > lx - 0.6e-3) | (mid[:, 1] < 0.5e-3)
+        tab = mid[:, 1] > ly * (1 - 1 / ny)
+        drop = (outside & np.isin(layer, ["cathode", "sep"])) | (tab & ~np.isin(layer,
+                                                                              ["Cu", "Al"]))
+        msh = mesh.create_submesh(msh, 3, np.flatnonzero(~drop).astype(np.int32))[0]
+    Q = fem.functionspace(msh, ("DG", 0))
+    nc = msh.topology.index_map(3).size_local + msh.topology.index_map(3).num_ghosts
+    mid = mesh.compute_midpoints(msh, 3, np.arange(nc, dtype=np.int32))
+    layer = np.searchsorted(z, mid[:, 2]) - 1
+    k, rc = fem.Function(Q), fem.Function(Q)
+    k.x.array[Q.dofmap.list[np.arange(nc)].ravel()] = [LAYERS[names[i]][1] for i in layer]
+    rc.x.array[Q.dofmap.list[np.arange(nc)].ravel()] = [LAYERS[names[i]][2] for i in layer]
+    return msh, k, rc
+
+
+class Heat:
+    """A = M/dt + K on the layered box, with a hot patch held fixed on the top face."""
+
+    def __init__(self, comm, units: int, nx: int, ny: int, cut: bool = True):
+        msh, k, rc = layered_box(comm, units, nx, ny, cut)
+        self.V = V = fem.functionspace(msh, ("Lagrange", 1))
+        u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+        self.dt = fem.Constant(msh, PETSc.ScalarType(1.0))
+        self.form = fem.form(rc / self.dt * u * v * ufl.dx
+                             + k * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
+        top = msh.comm.allreduce(msh.geometry.x[:, 2].max(), op=MPI.MAX)
+        dofs = fem.locate_dofs_geometrical(
+            V, lambda p: np.isclose(p[2], top) & (np.abs(p[0] - 3e-3) < 1.05e-3)
+            & (np.abs(p[1] - 2.5e-3) < 0.9e-3))  # (edges between nodes: the same dofs on
+        # any number of ranks)
+        self.bcs = [fem.dirichletbc(PETSc.ScalarType(0.0), dofs, V)]
+        self.A = fem_petsc.create_matrix(self.form)
+        n = V.dofmap.index_map.size_local
+        self.xyz = V.tabulate_dof_coordinates()[:n]
+
+    def matrix(self, dt: float) -> PETSc.Mat:
+        self.dt.value = dt
+        self.A.zeroEntries()
+        fem_petsc.assemble_matrix(self.A, self.form, bcs=self.bcs)
+        self.A.assemble()
+        return self.A
+
+    def rhs(self) -> PETSc.Vec:
+        """A smooth-plus-rough right-hand side given by the dof positions (the same on any
+        number of ranks); zero on the fixed dofs."""
+        b = self.A.createVecs()[0]
+        x, y, z = self.xyz.T
+        b.array[:] = np.sin(2e3 * x) * np.cos(1.3e3 * y) + 1e3 * z + np.cos(7e5 * z)
+        b.array[self.bcs[0].dof_indices()[0][self.bcs[0].dof_indices()[0] < b.getLocalSize()]] = 0
+        return b
+
+    def destroy(self):
+        self.A.destroy()
+
+
+def cg(comm, rtol: float) -> PETSc.KSP:
+    ksp = PETSc.KSP().create(comm)
+    ksp.setTolerances(rtol=rtol, atol=0.0, max_it=200)
+    ksp.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)
+    return ksp
+
+
+def direct(A: PETSc.Mat, b: PETSc.Vec) -> PETSc.Vec:
+    ksp = PETSc.KSP().create(A.getComm())
+    ksp.setOperators(A)
+    ksp.setType("preonly")
+    ksp.getPC().setType("lu")
+    ksp.getPC().setFactorSolverType("mumps")
+    x = b.duplicate()
+    ksp.solve(b, x)
+    ksp.destroy()
+    return x
+
+
+def test_columns_found():
+    heat = Heat(MPI.COMM_WORLD, 1, 6, 5)
+    c = find_columns(heat.V)
+    levels = len(UNIT) + 2
+    assert c["present"].shape == (7 * 6, levels)
+    # tab columns hold only the collector (Cu, Al) nodes; every dof is in one column
+    assert 0 < c["present"].sum() < 7 * 6 * levels
+    assert MPI.COMM_WORLD.allreduce(c["col"].size) == c["present"].sum()
+    heat.destroy()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("dt", [1e-3, 1.0, 10.0])
+def test_equals_direct_solve(dt):
+    comm = MPI.COMM_WORLD
+    heat = Heat(comm, 2, 12, 10)
+    A = heat.matrix(dt)
+    b = heat.rhs()
+    ref = direct(A, b)
+    ksp = cg(comm, 1e-10)
+    info = setup_column_mg(ksp, A, heat.V, **SMALL)
+    x = b.duplicate()
+    ksp.solve(b, x)
+    assert ksp.getConvergedReason() > 0
+    if dt >= 1.0:
+        assert info["levels"] >= 3
+    x.axpy(-1.0, ref)
+    assert x.norm() <= 1e-8 * ref.norm()
+    for obj in (ksp, b, x, ref):
+        obj.destroy()
+    heat.destroy()
+
+
+def iterations(comm, units, nx, ny, dts, **options):
+    heat = Heat(comm, units, nx, ny)
+    b = heat.rhs()
+    x = b.duplicate()
+    out = []
+    for dt in dts:
+        ksp = cg(comm, 1e-8)
+        setup_column_mg(ksp, heat.matrix(dt), heat.V, **SMALL, **options)
+        x.set(0.0)
+        ksp.solve(b, x)
+        assert ksp.getConvergedReason() > 0
+        out.append(ksp.getIterationNumber())
+        ksp.destroy()
+    b.destroy()
+    x.destroy()
+    heat.destroy()
+    return out
+
+
+@pytest.mark.mpi
+def test_iterations_bounded():
+    """rtol 1e-8: layers x2, in-plane resolution x2, dt 1 ms ... 10 s."""
+    comm = MPI.COMM_WORLD
+    dts = [1e-3, 1.0, 10.0]
+    counts = (iterations(comm, 2, 12, 10, dts) + iterations(comm, 4, 12, 10, dts)
+              + iterations(comm, 2, 24, 20, dts))
+    assert max(counts) <= 18, counts
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("reuse", [False, True])
+def test_rebuild_after_dt_change(reuse):
+    """ksp.setOperators(A) after A's values changed: a numeric re-setup (same structure;
+    with ``reuse_interpolation`` the same P) at the next solve, and the solution is right
+    again."""
+    comm = MPI.COMM_WORLD
+    heat = Heat(comm, 2, 12, 10)
+    b = heat.rhs()
+    x = b.duplicate()
+    ksp = cg(comm, 1e-10)
+    info = setup_column_mg(ksp, heat.matrix(1.0), heat.V, reuse_interpolation=reuse, **SMALL)
+    ksp.solve(b, x)
+    levels = info["levels"]
+    ksp.setOperators(heat.matrix(2.0))
+    ksp.solve(b, x)
+    assert info["setups"] == 2 and info["reused_levels"] == levels - 1
+    ref = direct(heat.A, b)
+    x.axpy(-1.0, ref)
+    assert x.norm() <= 1e-8 * ref.norm()
+    for obj in (ksp, b, x, ref):
+        obj.destroy()
+    heat.destroy()
+
+
+def _gathered(comm, heat, x):
+    """(positions, values) of all dofs on every rank, sorted by position."""
+    xyz = np.concatenate(comm.allgather(heat.xyz))
+    val = np.concatenate(comm.allgather(x.array.copy()))
+    order = np.lexsort(np.round(xyz / 1e-9).T.astype(np.int64))
+    return xyz[order], val[order]
+
+
+@pytest.mark.mpi
+def test_ranks_give_serial_result():
+    """The line smoother makes the preconditioner independent of the partition: the same
+    iterations and the same solution (to 1e-8) on COMM_WORLD and on one rank."""
+    world = MPI.COMM_WORLD
+    results = []
+    for comm in (world, MPI.COMM_SELF):
+        heat = Heat(comm, 2, 12, 10)
+        b = heat.rhs()
+        x = b.duplicate()
+        ksp = cg(comm, 1e-10)
+        setup_column_mg(ksp, heat.matrix(10.0), heat.V, smoother="line", **SMALL)
+        ksp.solve(b, x)
+        results.append((ksp.getIterationNumber(), *_gathered(comm, heat, x)))
+        for obj in (ksp, b, x):
+            obj.destroy()
+        heat.destroy()
+    (its_w, xyz_w, val_w), (its_s, xyz_s, val_s) = results
+    assert its_w == its_s
+    assert np.allclose(xyz_w, xyz_s, rtol=0, atol=1e-12)
+    assert np.abs(val_w - val_s).max() <= 1e-8 * np.abs(val_s).max()
+
+
+@pytest.mark.mpi
+def test_heat_problem_with_column_mg():
+    """HeatProblem (prefix heat_) with its KSP handed to setup_column_mg: the steps (and a
+    change of dt, which re-assembles A and calls ksp.setOperators) match the direct solver."""
+    from batteryfx.geometry import build_geometry
+    from batteryfx.geometry.coupon import CouponLayer, CouponSpec, CouponStack
+    from batteryfx.solvers.heat import FixedTemperature, HeatProblem, cellwise
+
+    rows, top = [], 0.0
+    for i, m in enumerate(["Cu", "PI", "Ag", "Li", "sep", "Al"]):
+        rows.append(CouponLayer(f"l{i}", m, top, top + LAYERS[m][0], 1))
+        top += LAYERS[m][0]
+    spec = CouponSpec(size=(2e-3, 1.6e-3), mesh_size=0.2e-3,
+                      stacks=(CouponStack("s", tuple(rows)),))
+    geometry = build_geometry(spec, MPI.COMM_WORLD)
+    names = ["Cu", "PI", "Ag", "Li", "sep", "Al"]
+    k = cellwise(geometry, {i + 1: LAYERS[m][1] for i, m in enumerate(names)}, "k")
+    rc = cellwise(geometry, {i + 1: LAYERS[m][2] for i, m in enumerate(names)}, "rc")
+    temps = []
+    for solver in ("direct", "cg_icc"):
+        problem = HeatProblem(geometry, k, rc, initial_temperature=298.0,
+                              conditions=[FixedTemperature("top", 400.0)], solver=solver,
+                              rtol=1e-12, mass_lumping=True)
+        if solver == "cg_icc":
+            info = setup_column_mg(problem.ksp, None, problem.V, coarse_size=100)
+            assert problem.ksp.getOptionsPrefix() == "heat_"
+        for dt in (1e-4, 1e-4, 1e-2, 1.0):
+            problem.step(dt)
+        if solver == "cg_icc":
+            assert column_mg_context(problem.ksp).info is info
+            assert info["setups"] >= 3  # one per dt
+        temps.append(problem.T.x.array.copy())
+        problem.destroy()
+    assert np.abs(temps[1] - temps[0]).max() <= 1e-7 * 400.0
