@@ -245,7 +245,7 @@ class PhysicsSection(_Section):
     scheme: Literal["tr_bdf2", "theta"] = "tr_bdf2"
     theta: Annotated[float, Field(ge=0.5, le=1.0)] = 1.0
     mass_lumping: bool = True
-    solver: Literal["direct", "cg_icc", "cg_gamg"] = "direct"
+    solver: Literal["auto", "direct", "cg_icc", "cg_gamg", "cg_column_mg"] = "auto"
     rtol: Annotated[float, Field(gt=0, lt=1e-2)] = 1e-10
 
 

@@ -387,7 +387,7 @@ def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_ti
         "end_time_s": stepper.t,
         "factorizations": problem.factorizations,
         "linear_iterations": iterations,
-        "solver": case.physics.solver,
+        "solver": problem.solver,
         "scheme": case.physics.scheme,
         "positivity_fallback_steps": problem.fallback_steps,
         "energy_balance": _energy_summary(problem.energy_balance()),
