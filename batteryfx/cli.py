@@ -170,11 +170,17 @@ def _dispatch(args, comm) -> int:
         return 0
     if args.command == "plot":
         from batteryfx import check_dolfinx
+        from batteryfx.errors import EnvironmentProblem
         from batteryfx.output import check_plottable
         from batteryfx.run import figures_on_rank0
 
-        check_dolfinx()  # imported on every rank: PETSc's start-up is collective
-        import batteryfx.geometry  # noqa: F401  (what validating the saved case imports)
+        try:  # imported on every rank: PETSc's start-up is collective
+            check_dolfinx()
+            import batteryfx.geometry  # noqa: F401  (what validating the saved case imports)
+        except EnvironmentProblem:
+            if comm.size > 1:
+                raise
+            # a post-processing install (PyVista, no DOLFINx): the figures need none
 
         folder = Path(args.out)
         note = check_plottable(folder, args.partial, comm)

@@ -24,6 +24,7 @@ from dolfinx import fem
 
 from batteryfx.errors import BatteryfxError
 from batteryfx.parallel import on_rank0
+from batteryfx.series import FIELDS_FILE, read_series  # noqa: F401  (re-exported)
 
 
 class NodeMap:
@@ -64,7 +65,6 @@ class NodeMap:
 
 
 # ----------------------------------------------------------------------------- fields
-FIELDS_FILE = "fields.vtkhdf"
 #: VTK cell type of the P1 cells batteryfx meshes (Lagrange cells of degree 1, as DOLFINx
 #: writes them; nodes in ``perm_vtk`` order)
 _VTK_CELL = {"hexahedron": 72, "tetrahedron": 71}
@@ -211,18 +211,6 @@ def truncate_fields(folder: Path, steps: int) -> None:
             g["PointData"][name].resize((steps * n_points,))
             s["PointDataOffsets"][name].resize((steps,))
         s.attrs["NSteps"] = np.int32(steps)
-
-
-def read_series(folder: Path) -> list[tuple[int, float]]:
-    """(step, time) of every output time in ``folder/fields.vtkhdf`` ([] without it)."""
-    import h5py
-
-    path = folder / FIELDS_FILE
-    if not path.exists():
-        return []
-    with h5py.File(path, "r") as f:
-        times = f["VTKHDF/Steps/Values"][:]
-    return [(i, float(t)) for i, t in enumerate(times)]
 
 
 # ----------------------------------------------------------------------------- checkpoints

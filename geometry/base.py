@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dolfinx
 import numpy as np
 
 from batteryfx.errors import BatteryfxError
+
+if TYPE_CHECKING:  # (planning and validating a case need no DOLFINx)
+    import dolfinx
 
 #: an axis-aligned box ((x0, y0, z0), (x1, y1, z1)) in metres
 Box = tuple[tuple[float, float, float], tuple[float, float, float]]

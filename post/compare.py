@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from batteryfx.errors import CaseError
-from batteryfx.fields import FIELDS_FILE, read_series
 from batteryfx.post.probes import read_probes, read_units
+from batteryfx.series import FIELDS_FILE, read_series
 
 #: files the report writes (relative to the report folder)
 REPORT_FILES = ("compare.json", "compare.md", "figures/compare_probes.png",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from batteryfx.fields import FIELDS_FILE, read_series
 from batteryfx.post.probes import read_probes, read_units
+from batteryfx.series import FIELDS_FILE, read_series
 
 #: length units of the figures, smallest first: (name, metres)
 LENGTH_UNITS = (("nm", 1e-9), ("um", 1e-6), ("mm", 1e-3), ("m", 1.0))

@@ -4,6 +4,8 @@ physics claim; serial vs 2-rank agreement; restart from a checkpoint."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from mpi4py import MPI
 
@@ -69,6 +71,26 @@ def test_run_and_plot(reduced_coupon, shared_tmp, capfd):
     comm.Barrier()
     assert main(["plot", str(out)]) == 0
     assert (out / "figures/temperature_cut_y.png").exists()
+    if comm.size == 1:  # and without DOLFINx, PETSc or UFL (a laptop with PyVista only)
+        (out / "figures/temperature_cut_y.png").unlink()
+        run = subprocess.run([sys.executable, "-c", _PLOT_WITHOUT_FEM, str(out)],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert (out / "figures/temperature_cut_y.png").exists()
+
+
+#: ``batteryfx plot OUT`` in a fresh interpreter where DOLFINx, PETSc, UFL and basix cannot
+#: be imported
+_PLOT_WITHOUT_FEM = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("dolfinx", "petsc4py", "ufl", "basix"):
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Block())
+from batteryfx.cli import main
+sys.exit(main(["plot", sys.argv[1]]))
+"""
 
 
 @pytest.mark.mpi
