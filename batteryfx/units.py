@@ -40,6 +40,16 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "areal_charge": ("[current] * [time] / [length] ** 2", "4 mA*h/cm^2"),
     "mass_per_charge": ("[mass] / [current] / [time]", "1.5 g/(A*h)"),
     "contact_resistance": ("[length] ** 2 * [temperature] / [power]", "1e-5 m^2*K/W"),
+    # particle chemo-mechanics and transport (materials library)
+    "diffusivity": ("[length] ** 2 / [time]", "7.08e-15 m^2/s"),
+    "concentration": ("[substance] / [length] ** 3", "2.29e4 mol/m^3"),
+    "molar_volume": ("[length] ** 3 / [substance]", "3.497e-6 m^3/mol"),
+    "molar_mass": ("[mass] / [substance]", "96.55 g/mol"),
+    "strain": ("", "8.2 percent"),
+    "activation_energy": ("[energy] / [substance]", "50 kJ/mol"),
+    "specific_capacity": ("[current] * [time] / [mass]", "277.6 mA*h/g"),
+    "lattice_length": ("[length]", "2.87 angstrom"),
+    "volume": ("[length] ** 3", "33.7 angstrom^3"),
 }
 
 
@@ -168,4 +178,14 @@ Charge = _quantity("charge")
 ArealCharge = _quantity("areal_charge")
 MassPerCharge = _quantity("mass_per_charge")
 ContactResistance = _quantity("contact_resistance")
+Diffusivity = _quantity("diffusivity")
+Concentration = _quantity("concentration")
+MolarVolume = _quantity("molar_volume")
+MolarMass = _quantity("molar_mass")
+Strain = _quantity("strain")
+ActivationEnergy = _quantity("activation_energy")
+#: SI: C/kg (A s/kg); 1 mAh/g = 3600 C/kg.
+SpecificCapacity = _quantity("specific_capacity")
+LatticeLength = _quantity("lattice_length")
+Volume = _quantity("volume")
 CRate = Annotated[float, BeforeValidator(to_c_rate)]

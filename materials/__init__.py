@@ -1,5 +1,23 @@
-"""Materials library: data files (every property with value, unit and source) and their loader."""
+"""Materials library: data files (every entry with value, unit and source) and their loader.
 
-from batteryfx.materials.library import Material, Property, library, resolve
+Solvers use :func:`resolve` / :func:`catalog` and the typed accessors of :class:`Material`
+(``require``, ``table``, ``tensor``, ``law``); they never read the TOML files themselves.
+"""
 
-__all__ = ["Material", "Property", "library", "resolve"]
+from batteryfx.materials.library import (
+    REQUIRED,
+    REQUIREMENTS,
+    LawFunction,
+    Material,
+    MaterialError,
+    Property,
+    TableData,
+    catalog,
+    isotropic_stiffness,
+    library,
+    materials_for,
+    resolve,
+)
+
+__all__ = ["REQUIRED", "REQUIREMENTS", "LawFunction", "Material", "MaterialError", "Property",
+           "TableData", "catalog", "isotropic_stiffness", "library", "materials_for", "resolve"]
