@@ -19,10 +19,8 @@ from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -30,81 +28,53 @@ from pydantic import (
 )
 
 from batteryfx.errors import CaseError
+from batteryfx.physics import REGISTRY
+from batteryfx.physics.heat import (  # noqa: F401  (re-exported: the heat section's names)
+    ConvectionBC,
+    HeatFluxBC,
+    HeatSection,
+    InsulatedBC,
+    InternalShortSource,
+    PowerSource,
+    RadiationBC,
+    TemperatureBC,
+    TotalPowerSource,
+)
+from batteryfx.schema import (  # noqa: F401  (re-exported: the case schema's names)
+    _LENGTH_BOUNDS,
+    MAX_CASE_BYTES,
+    MAX_CELLS,
+    MAX_DEPTH,
+    MAX_HEAT_FLUX,
+    MAX_HEAT_TRANSFER_COEFFICIENT,
+    MAX_LENGTH,
+    MAX_POWER_DENSITY,
+    MAX_STEPS,
+    MAX_TEMPERATURE,
+    MAX_TIME,
+    MIN_DT,
+    MIN_LENGTH,
+    MIN_TEMPERATURE,
+    NAME_PATTERN,
+    Coordinate,
+    Duration,
+    Name,
+    PositiveLength,
+    Section,
+    Temperature,
+    _bounded,
+    _num,
+    _Section,
+)
 from batteryfx.units import (
     ArealCharge,
-    Charge,
     ContactResistance,
-    Energy,
-    HeatFlux,
-    HeatTransferCoefficient,
     Length,
     MassPerCharge,
-    Power,
-    PowerDensity,
-    Resistance,
     Time,
     Voltage,
     to_si,
 )
-from batteryfx.units import Temperature as _AnyTemperature
-
-NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
-MAX_CELLS = 2e7  # a case larger than this is almost certainly a unit slip
-MAX_STEPS = 10**6
-MAX_CASE_BYTES = 4 * 2**20  # a case file is a few kB of TOML
-MAX_DEPTH = 32  # nesting of tables and arrays in a case file
-
-# Physical bounds: values outside are unit slips or outside what the models describe.
-MIN_LENGTH, MAX_LENGTH = 1e-9, 10.0  # m
-MIN_TEMPERATURE, MAX_TEMPERATURE = 1.0, 1e4  # K
-MIN_DT, MAX_TIME = 1e-12, 1e9  # s
-MAX_HEAT_TRANSFER_COEFFICIENT = 1e7  # W/(m^2 K)
-MAX_HEAT_FLUX = 1e10  # W/m^2
-MAX_POWER_DENSITY = 1e15  # W/m^3
-
-
-def _num(x: float) -> str:
-    """A bound as short text: 1e-09 -> 1e-9, 10000.0 -> 1e4."""
-    text = f"{x:.3g}"
-    return text.replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
-
-
-def _bounded(lo: float | None, hi: float | None, unit: str, reason: str | tuple[str, str], *,
-             magnitude: bool = False) -> AfterValidator:
-    """A validator for lo <= value <= hi (of abs(value) with ``magnitude``), saying why
-    (``reason``, or a reason for the lower and one for the upper bound)."""
-    what = "the magnitude " if magnitude else ""
-    why_lo, why_hi = (reason, reason) if isinstance(reason, str) else reason
-
-    def check(value: float) -> float:
-        x = abs(value) if magnitude else value
-        if lo is not None and x < lo:
-            raise ValueError(f"{what}must be at least {_num(lo)} {unit} ({why_lo})")
-        if hi is not None and x > hi:
-            raise ValueError(f"{what}must be at most {_num(hi)} {unit} ({why_hi})")
-        return value
-
-    return AfterValidator(check)
-
-
-_LENGTH_BOUNDS = _bounded(MIN_LENGTH, MAX_LENGTH, "m", (
-    "below 1 nm continuum heat conduction does not hold and the mesher cannot resolve it",
-    "batteryfx meshes cells and coupons, not objects larger than 10 m"))
-Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
-PositiveLength = Annotated[Length, Field(gt=0), _LENGTH_BOUNDS]
-Coordinate = Annotated[Length, Field(ge=0), _bounded(
-    None, MAX_LENGTH, "m", "batteryfx meshes cells and coupons, not objects larger than 10 m")]
-Temperature = Annotated[_AnyTemperature, _bounded(
-    MIN_TEMPERATURE, MAX_TEMPERATURE, "K",
-    "batteryfx models solid and liquid battery materials; the library data are for about "
-    "200-1500 K",
-)]
-Duration = Annotated[Time, Field(gt=0), _bounded(MIN_DT, MAX_TIME, "s", (
-    "below 1 ps continuum heat conduction does not hold", "that is about 30 years"))]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 # --------------------------------------------------------------------------- geometry
@@ -233,144 +203,19 @@ GeometrySection = Annotated[CouponGeometry | PouchGeometry, Field(discriminator=
 
 
 # --------------------------------------------------------------------------- physics
-class PhysicsSection(_Section):
-    """Transient heat conduction rho cp dT/dt = div(k grad T) + q. ``scheme``: "tr_bdf2"
-    (default; second order and L-stable, one factorization per dt; steps that would leave the
-    range of the data temperatures are redone with a positive first-order scheme) or "theta"
-    (``theta`` = 1 backward Euler, 0.5 Crank-Nicolson with a backward-Euler start-up; theta is
-    used by scheme = "theta" only)."""
-
-    model: Literal["heat"] = "heat"
-    initial_temperature: Temperature
-    scheme: Literal["tr_bdf2", "theta"] = "tr_bdf2"
-    theta: Annotated[float, Field(ge=0.5, le=1.0)] = 1.0
-    mass_lumping: bool = True
-    solver: Literal["auto", "direct", "cg_icc", "cg_gamg", "cg_column_mg"] = "auto"
-    rtol: Annotated[float, Field(gt=0, lt=1e-2)] = 1e-10
+# The [physics] section, boundary conditions and sources come from the physics registry
+# (batteryfx/physics): each physics brings its own types; the case accepts any registered
+# one, and check_case lets the case's physics refuse the others.
+def _union(types_: tuple[type, ...], tag: str):
+    members = tuple(dict.fromkeys(types_))
+    if len(members) == 1:
+        return members[0]
+    return Annotated[typing.Union[members], Field(discriminator=tag)]  # noqa: UP007
 
 
-class TemperatureBC(_Section):  # on faces, or on a volume marker (a region held at T)
-    """Fixed temperature on a facet marker (e.g. a hot spot held at 473 K)."""
-
-    type: Literal["temperature"]
-    marker: str
-    value: Temperature
-
-
-class ConvectionBC(_Section):
-    """Newton cooling -k dT/dn = h (T - ambient)."""
-
-    type: Literal["convection"]
-    marker: str
-    h: Annotated[HeatTransferCoefficient, Field(ge=0), _bounded(
-        None, MAX_HEAT_TRANSFER_COEFFICIENT, "W/(m^2 K)",
-        "boiling and jet impingement reach about 1e5, contact conductances 1e7 W/(m^2 K)")]
-    ambient: Temperature
-
-
-class RadiationBC(_Section):
-    """Grey-body radiation to surroundings at ``ambient``: -k dT/dn = emissivity sigma
-    (T^4 - ambient^4); may share a face with one convection condition (the fluxes add)."""
-
-    type: Literal["radiation"]
-    marker: str
-    emissivity: Annotated[float, Field(gt=0, le=1)]
-    ambient: Temperature
-
-
-class HeatFluxBC(_Section):
-    """Prescribed heat flux into the body (W/m^2)."""
-
-    type: Literal["heat_flux"]
-    marker: str
-    value: Annotated[HeatFlux, _bounded(
-        None, MAX_HEAT_FLUX, "W/m^2", "focused lasers and arcs reach about 1e9 W/m^2",
-        magnitude=True)]
-
-
-class InsulatedBC(_Section):
-    """Zero flux (also what every face without a condition gets; symmetry planes)."""
-
-    type: Literal["insulated"]
-    marker: str
-
-
-BoundaryCondition = Annotated[
-    TemperatureBC | ConvectionBC | RadiationBC | HeatFluxBC | InsulatedBC,
-    Field(discriminator="type"),
-]
-
-
-class PowerSource(_Section):
-    """Uniform volumetric heat source on a cell marker, switched on over [start, end)."""
-
-    type: Literal["power_density"]
-    marker: str
-    value: Annotated[PowerDensity, _bounded(
-        None, MAX_POWER_DENSITY, "W/m^3", "internal short-circuit spots reach about 1e13 W/m^3",
-        magnitude=True)]
-    start: Annotated[Time, Field(ge=0)] = 0.0
-    end: Time = math.inf
-
-
-class TotalPowerSource(_Section):
-    """A heat source of ``value`` watts spread uniformly over a cell marker (e.g. a hot spot
-    of given power), switched on over [start, end)."""
-
-    type: Literal["power"]
-    marker: str
-    value: Annotated[Power, _bounded(None, 1e9, "W", "a shorted large cell delivers about "
-                                     "1e4 W; 1e9 W is a unit slip", magnitude=True)]
-    start: Annotated[Time, Field(ge=0)] = 0.0
-    end: Time = math.inf
-
-
-class InternalShortSource(_Section):
-    """An internal short / nail (shared/PHYSICS.md B): the cell discharges through the short,
-    I = V_oc / (R_int + R_short), with I^2 R_short deposited uniformly in ``marker`` (the
-    short region, e.g. the nail column) and I^2 R_int spread over ``spread_marker`` (the
-    electrode coatings), from ``start`` until the stored ``energy`` (or ``capacity`` x V_oc)
-    is spent. V_oc is held constant (no state-of-charge dependence): the power is constant
-    and stops at t_end = start + E (R_int + R_short) / V_oc^2."""
-
-    type: Literal["internal_short"]
-    marker: str
-    spread_marker: str = "electrodes"
-    open_circuit_voltage: Annotated[Voltage, Field(gt=0), _bounded(
-        None, 1e3, "V", "a single cell is below about 5 V; 1 kV is a unit slip")]
-    internal_resistance: Annotated[Resistance, Field(ge=0), _bounded(
-        None, 1e6, "ohm", "a unit slip")]
-    short_resistance: Annotated[Resistance, Field(gt=0), _bounded(
-        1e-9, 1e6, "ohm", "a unit slip")]
-    energy: Annotated[Energy, Field(gt=0)] | None = None
-    capacity: Annotated[Charge, Field(gt=0)] | None = None
-    start: Annotated[Time, Field(ge=0)] = 0.0
-
-    @model_validator(mode="after")
-    def _one_budget(self):
-        if (self.energy is None) == (self.capacity is None):
-            raise ValueError("give exactly one of energy (e.g. '1.3 W*h') or capacity "
-                             "(e.g. '0.36 A*h', times open_circuit_voltage)")
-        return self
-
-    def stored_energy(self) -> float:
-        """Energy the short can deliver (J)."""
-        return self.energy if self.energy is not None else self.capacity \
-            * self.open_circuit_voltage
-
-    def current(self) -> float:
-        """Short-circuit current (A)."""
-        return self.open_circuit_voltage / (self.internal_resistance + self.short_resistance)
-
-    def end(self) -> float:
-        """When the stored energy is spent (s)."""
-        i = self.current()
-        return self.start + self.stored_energy() / (i * i * (self.internal_resistance
-                                                             + self.short_resistance))
-
-
-Source = Annotated[PowerSource | TotalPowerSource | InternalShortSource,
-                   Field(discriminator="type")]
+PhysicsSection = _union(tuple(m.section for m in REGISTRY.values()), "model")
+BoundaryCondition = _union(tuple(c for m in REGISTRY.values() for c in m.conditions), "type")
+Source = _union(tuple(c for m in REGISTRY.values() for c in m.sources), "type")
 
 
 class CellSection(_Section):
@@ -418,10 +263,12 @@ class ProbeSpec(_Section):
     rise_fractions: list[Annotated[float, Field(gt=0, lt=1)]] = []
     #: temperatures whose first crossing time is reported (summary.json ``time_to_<T>C_s``)
     thresholds: list[Temperature] = []
-    #: what a marker probe reports: temperature (K), the stored ``heat`` rho c_p (T - T0)
-    #: integrated over the marker (J), or the mean heat-flux magnitude along the layers
-    #: (``flux_in_plane``) or across them (``flux_through``) (W/m^2)
-    quantity: Literal["temperature", "heat", "flux_in_plane", "flux_through"] = "temperature"
+    #: what the probe reports: one of the physics' probe quantities (physics.model = "heat":
+    #: ``temperature`` (K, the default), the stored ``heat`` rho c_p (T - T0) integrated over
+    #: a volume marker (J), or the mean heat-flux magnitude along the layers
+    #: (``flux_in_plane``) or across them (``flux_through``) (W/m^2)); None: the physics'
+    #: primary field
+    quantity: Name | None = None
 
     @model_validator(mode="after")
     def _default_reduce(self) -> ProbeSpec:
@@ -470,6 +317,15 @@ class Case(_Section):
     probes: list[ProbeSpec] = []
     outputs: OutputsSection = OutputsSection()
     figures: FiguresSection = FiguresSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_model(cls, data: Any) -> Any:
+        """``physics.model`` defaults to "heat" (case files from before other physics)."""
+        if isinstance(data, dict) and isinstance(data.get("physics"), dict) \
+                and "model" not in data["physics"]:
+            data = {**data, "physics": {"model": "heat", **data["physics"]}}
+        return data
 
     @field_validator("materials", mode="before")
     @classmethod
@@ -726,59 +582,25 @@ def check_case(case: Case) -> None:
         for prop, value in props.items():
             _check_property(f"materials.{name}.{prop}", prop, value)
 
-    table = {n: (m.tags, m.dim) for n, m in plan.markers.items()}
-    markers = {n: d for n, (_, d) in table.items()}
-    facet_markers = {n for n, d in markers.items() if d == 2}
-    cell_markers = {n for n, d in markers.items() if d == 3}
-    bc_tags: dict[int, list[int]] = {}  # facet tag -> indices of the conditions on it
-    for i, bc in enumerate(case.boundary_conditions):
-        if isinstance(bc, TemperatureBC) and bc.marker in cell_markers:
-            pass  # a volume held at a temperature (e.g. a hot spot region)
-        elif bc.marker not in facet_markers:
-            also = " (type = 'temperature' also takes a volume marker)" \
-                if isinstance(bc, TemperatureBC) else ""
-            raise CaseError(
-                f"boundary_conditions[{i}].marker", bc.marker,
-                f"unknown boundary marker{also}; allowed: {', '.join(sorted(facet_markers))}",
-            )
-        for tag in table[bc.marker][0]:
-            for j in bc_tags.get(tag, []):  # one condition per face, or convection + radiation
-                if {bc.type, case.boundary_conditions[j].type} != {"convection", "radiation"}:
-                    raise CaseError(
-                        f"boundary_conditions[{i}].marker", bc.marker,
-                        f"overlaps boundary_conditions[{j}] (marker "
-                        f"{case.boundary_conditions[j].marker!r}); one condition per face "
-                        "(only a convection and a radiation condition may share one)",
-                    )
-            bc_tags.setdefault(tag, []).append(i)
-    for i, src in enumerate(case.sources):
-        if src.marker not in cell_markers:
-            raise CaseError(
-                f"sources[{i}].marker", src.marker,
-                f"unknown volume marker; allowed: {', '.join(sorted(cell_markers))}",
-            )
-        if isinstance(src, InternalShortSource):
-            if src.spread_marker not in cell_markers:
-                raise CaseError(f"sources[{i}].spread_marker", src.spread_marker,
-                                f"unknown volume marker; allowed: "
-                                f"{', '.join(sorted(cell_markers))}")
-        elif not src.end > src.start:
-            raise CaseError(f"sources[{i}].end", src.end, "must be later than start")
-
+    physics = REGISTRY[case.physics.model]
+    for key, items, allowed in (("boundary_conditions", case.boundary_conditions,
+                                 physics.conditions),
+                                ("sources", case.sources, physics.sources)):
+        for i, item in enumerate(items):
+            if type(item) not in allowed:
+                names = ", ".join(typing.get_args(c.model_fields["type"].annotation)[0]
+                                  for c in allowed) or "none"
+                raise CaseError(f"{key}[{i}].type", item.type,
+                                f"not a {key[:-1].replace('_', ' ')} of physics.model = "
+                                f"{physics.name!r}; allowed: {names}")
+    markers = {n: m.dim for n, m in plan.markers.items()}
     t = case.time
-    for i, src in enumerate(case.sources):
-        if src.start >= t.end:
-            raise CaseError(f"sources[{i}].start", src.start, f"must be before time.end = "
-                            f"{t.end:g} s (the source would never be on)")
     if t.dt_initial > t.end:
         raise CaseError("time.dt_initial", t.dt_initial, f"must be <= time.end = {t.end} s")
     if t.dt_max is not None and t.dt_max < t.dt_initial:
         raise CaseError("time.dt_max", t.dt_max, f"must be >= time.dt_initial = {t.dt_initial} s")
     from batteryfx.solvers.timestepping import TimeStepper
 
-    if t.adaptive and case.physics.scheme != "tr_bdf2":
-        raise CaseError("time.adaptive", True, "needs physics.scheme = 'tr_bdf2' (its "
-                        "embedded error estimate)")
     steps = 0 if t.adaptive else TimeStepper(t.end, t.dt_initial, t.dt_max, t.growth,
                                               hold_steps=t.hold_steps).estimate_steps(
                                                   MAX_STEPS + 1)
@@ -792,7 +614,6 @@ def check_case(case: Case) -> None:
 
     boxes = plan.boxes
     names: set[str] = set()
-    has_reference = any(isinstance(bc, TemperatureBC) for bc in case.boundary_conditions)
     for i, probe in enumerate(case.probes):
         key = f"probes[{i}]"
         if probe.name in names:
@@ -813,18 +634,11 @@ def check_case(case: Case) -> None:
             raise CaseError(
                 f"{key}.marker", probe.marker, f"unknown marker; allowed: {', '.join(markers)}"
             )
-        if probe.quantity != "temperature":
-            if probe.marker is None or markers.get(probe.marker) != 3:
-                raise CaseError(f"{key}.quantity", probe.quantity, "needs a volume marker "
-                                "(marker = ...)")
-            if probe.reduce not in (None, "mean") or probe.rise_fractions or probe.thresholds:
-                raise CaseError(f"{key}.quantity", probe.quantity, "is integrated / averaged "
-                                "over its marker: no reduce, rise_fractions or thresholds")
-        if probe.rise_fractions and not has_reference:
-            raise CaseError(
-                f"{key}.rise_fractions", probe.rise_fractions,
-                "needs a fixed-temperature boundary condition as the reference temperature",
-            )
+        if probe.quantity is not None and probe.quantity not in physics.quantities:
+            raise CaseError(f"{key}.quantity", probe.quantity,
+                            f"not a probe quantity of physics.model = {physics.name!r}; "
+                            f"allowed: {', '.join(physics.quantities)}")
+    physics.check(case, plan)
     if case.cell is not None:
         from batteryfx.geometry_args import case_cell_budget
 

@@ -214,33 +214,42 @@ def truncate_fields(folder: Path, steps: int) -> None:
 
 
 # ----------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: Path, node_map: NodeMap, u: fem.Function, state: dict) -> None:
-    """Save u (by Gmsh node index) and the stepper ``state`` (collective; rank 0 writes the
-    state it holds, then renames the file into place atomically)."""
-    values = node_map.gather(u)
+def save_checkpoint(path: Path, node_map: NodeMap, fields: dict[str, fem.Function],
+                    state: dict) -> None:
+    """Save the ``fields`` (by Gmsh node index, one array per name) and the JSON-able
+    ``state`` (collective; rank 0 writes, then renames the file into place atomically)."""
+    values = {name: node_map.gather(u) for name, u in fields.items()}
 
     def write():
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, values=values, state=json.dumps(state))
+        np.savez(tmp, state=json.dumps(state), **{f"field_{k}": v for k, v in values.items()})
         os.replace(tmp, path)
 
     on_rank0(node_map.mesh.comm, write, what=f"writing checkpoint {path}")
 
 
-def load_checkpoint(path: Path, node_map: NodeMap, u: fem.Function) -> dict:
-    """Restore u from a checkpoint and return the saved stepper state (collective)."""
+def load_checkpoint(path: Path, node_map: NodeMap, fields: dict[str, fem.Function]) -> dict:
+    """Restore the ``fields`` from a checkpoint and return the saved state (collective)."""
     comm = node_map.mesh.comm
 
     def read():
         with np.load(path) as data:
-            return data["values"], json.loads(str(data["state"]))
+            saved = {k.removeprefix("field_"): data[k] for k in data.files
+                     if k.startswith("field_")}
+            return saved, json.loads(str(data["state"]))
 
-    values, state = on_rank0(comm, read, what=f"reading checkpoint {path}")
-    fits = values.shape[0] > node_map.input_index.max(initial=0) and bool(
-        np.all(np.isfinite(values[node_map.input_index])))
-    if not comm.allreduce(fits, op=MPI.LAND):
-        raise BatteryfxError(f"checkpoint {path} does not match this mesh; restart with the "
-                             "same case and --set values")
-    node_map.scatter(values, u)
+    saved, state = on_rank0(comm, read, what=f"reading checkpoint {path}")
+    missing = sorted(set(fields) - set(saved))
+    if missing:
+        raise BatteryfxError(f"checkpoint {path} has no {', '.join(missing)} (fields: "
+                             f"{', '.join(sorted(saved)) or 'none'}); restart with the same "
+                             "case")
+    for name, u in fields.items():
+        values = saved[name]
+        fits = values.shape[0] > node_map.input_index.max(initial=0) and bool(
+            np.all(np.isfinite(values[node_map.input_index])))
+        if not comm.allreduce(fits, op=MPI.LAND):
+            raise BatteryfxError(f"checkpoint {path} does not match this mesh; restart with "
+                                 "the same case and --set values")
+        node_map.scatter(values, u)
     return state
-

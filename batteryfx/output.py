@@ -49,7 +49,8 @@ OUTPUT_PATTERNS = (*TOP_FILES,
                    "checkpoint/state.npz", "checkpoint/state.tmp.npz",
                    # batteryfx compare's report folder
                    "compare.json", "compare.md", "figures/compare_probes.png",
-                   "figures/compare_cut.png", "figures/compare_cut.gif")
+                   "figures/compare_cut.png", "figures/compare_cut.gif",
+                   "figures/compare_flux_split.png")
 CHECKPOINT = Path("checkpoint") / "state.npz"
 _HELD_LOCKS: dict[str, int] = {}  # lock file -> open descriptor (rank 0 of a running run)
 

@@ -1,5 +1,7 @@
-"""Probes evaluated during a run: temperature at points, mean/max/min over markers, and
-integrals / means over markers of quantities the problem provides (stored heat, heat flux).
+"""Probes evaluated during a run: a field's value at points, its mean/max/min over markers,
+and integrals / means over markers of quantities the physics provides (e.g. the stored heat
+and heat-flux magnitudes of the heat physics). Physics-agnostic: the quantities, their units
+and what each evaluates come from the physics (batteryfx/physics).
 
 Set up once (point location, forms compiled) and evaluated every step; every evaluation is
 collective and returns the same values on all ranks.
@@ -19,26 +21,23 @@ from batteryfx.geometry import Geometry
 
 
 class Probes:
-    """The probes of a case on a scalar field ``u``."""
+    """The probes of a case."""
 
-    #: unit of each probe quantity (the probes.csv column suffix)
-    UNITS = {"temperature": "K", "heat": "J", "flux_in_plane": "W_m2", "flux_through": "W_m2"}
-
-    def __init__(self, specs, geometry: Geometry, u: fem.Function,
-                 integrands: dict | None = None):
-        """``integrands``: quantity name -> UFL expression for marker probes of other
-        quantities than ``u`` (e.g. the heat problem's stored heat and heat-flux magnitudes):
-        ``heat`` is integrated over the marker, the others averaged."""
+    def __init__(self, specs, geometry: Geometry, sources: dict, quantities: dict,
+                 primary: str):
+        """``sources``: quantity name -> a scalar ``fem.Function`` (kind ``field``: point
+        values, mean / max / min over a marker) or a UFL expression (kind ``integral``:
+        integrated over the marker; ``mean``: averaged); ``quantities``: name ->
+        :class:`~batteryfx.physics.base.Quantity` (unit, kind); ``primary``: the quantity of
+        a probe that names none."""
         self.names = [p.name for p in specs]
-        self.units = [self.UNITS.get(getattr(p, "quantity", "temperature"), "K")
-                      for p in specs]
-        self.u = u
+        which = [p.quantity or primary for p in specs]
+        self.units = [quantities[q].unit for q in which]
         mesh = geometry.mesh
         comm = mesh.comm
         tdim = mesh.topology.dim
-        self._points, self._cells, self._point_slots = [], [], []
-        self._point_owner: list[tuple[int, int]] = []  # (slot in names, owner rank)
-        self._reducers = []  # (slot, kind, form or dofs, measure form)
+        self._points: dict[str, tuple[list, list, list]] = {}  # field -> (xyz, cells, slots)
+        self._reducers = []  # (slot, kind, form or (function, dofs), measure size)
         points = [(i, p) for i, p in enumerate(specs) if p.point is not None]
         if points:
             tree = _tree(mesh)
@@ -53,10 +52,14 @@ class Probes:
                 if owner == comm.size:
                     raise CaseError(f"probes[{i}].point", list(spec.point),
                                     "not inside any mesh cell")
+                if quantities[which[i]].kind != "field":
+                    raise CaseError(f"probes[{i}].quantity", which[i], "is integrated over a "
+                                    "marker: give marker = ... instead of a point")
                 if owner == comm.rank:
-                    self._points.append(xyz[k])
-                    self._cells.append(cells[0])
-                    self._point_slots.append(i)
+                    got = self._points.setdefault(which[i], ([], [], []))
+                    got[0].append(xyz[k])
+                    got[1].append(cells[0])
+                    got[2].append(i)
         dx = ufl.Measure("dx", domain=mesh, subdomain_data=geometry.cell_tags)
         ds = ufl.Measure("ds", domain=mesh, subdomain_data=geometry.facet_tags)
         for i, spec in enumerate(specs):
@@ -64,39 +67,40 @@ class Probes:
                 continue
             marker = geometry.markers[spec.marker]
             measure = (dx if marker.dim == tdim else ds)(tuple(marker.tags))
-            quantity = getattr(spec, "quantity", "temperature")
-            if quantity != "temperature":
-                size = 1.0 if quantity == "heat" else geometry.measure(spec.marker)
-                self._reducers.append((i, "mean", fem.form(integrands[quantity] * measure),
-                                       size))
+            kind = quantities[which[i]].kind
+            source = sources[which[i]]
+            if kind != "field":
+                size = 1.0 if kind == "integral" else geometry.measure(spec.marker)
+                self._reducers.append((i, "mean", fem.form(source * measure), size))
             elif spec.reduce == "mean":
-                self._reducers.append((i, "mean", fem.form(u * measure),
+                self._reducers.append((i, "mean", fem.form(source * measure),
                                        geometry.measure(spec.marker)))
             else:
                 ents = geometry.entities(spec.marker)
                 mesh.topology.create_connectivity(marker.dim, tdim)
-                dofs = fem.locate_dofs_topological(u.function_space, marker.dim, ents)
-                owned = u.function_space.dofmap.index_map.size_local
-                self._reducers.append((i, spec.reduce, dofs[dofs < owned], None))
+                space = source.function_space
+                dofs = fem.locate_dofs_topological(space, marker.dim, ents)
+                owned = space.dofmap.index_map.size_local
+                self._reducers.append((i, spec.reduce, (source, dofs[dofs < owned]), None))
         # max/min probes are reduced with MAX/MIN, the others (point values, integrals) summed
         self._extreme = np.zeros(len(self.names), dtype=bool)
         for slot, kind, _, _ in self._reducers:
             self._extreme[slot] = kind != "mean"
-        self._xyz = np.array(self._points).reshape(-1, 3)
-        self._cells_arr = np.array(self._cells, dtype=np.int32)
+        self._evals = [(sources[q], np.array(x).reshape(-1, 3), np.array(c, dtype=np.int32),
+                        slots) for q, (x, c, slots) in self._points.items()]
         self.comm = comm
 
     def values(self) -> np.ndarray:
         """Current probe values, in the order of the case (collective)."""
         out = np.zeros(len(self.names))
-        if len(self._cells_arr):
-            vals = self.u.eval(self._xyz, self._cells_arr).ravel()
-            out[self._point_slots] = vals
+        for u, xyz, cells, slots in self._evals:
+            out[slots] = u.eval(xyz, cells).ravel()
         for slot, kind, obj, size in self._reducers:
             if kind == "mean":
                 out[slot] = fem.assemble_scalar(obj) / size
             else:
-                local = self.u.x.array[obj]
+                u, dofs = obj
+                local = u.x.array[dofs]
                 big = np.inf if kind == "min" else -np.inf
                 out[slot] = (local.min() if kind == "min" else local.max()) if len(local) else big
         summed = self.comm.allreduce(np.where(self._extreme, 0.0, out), op=MPI.SUM)

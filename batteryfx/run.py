@@ -14,11 +14,12 @@ from pathlib import Path
 from mpi4py import MPI
 
 from batteryfx import __version__, check_dolfinx
-from batteryfx.case import Case, TemperatureBC, dump_case, load_case, read_toml
+from batteryfx.case import Case, dump_case, load_case, read_toml
 from batteryfx.errors import BatteryfxError, CaseError, SolverDiverged
 from batteryfx.log import LOGGER, add_file
 from batteryfx.output import OutputDir, ProbeWriter, log_found, record_files, write_json
 from batteryfx.parallel import on_rank0
+from batteryfx.physics import physics_of
 
 
 @dataclass
@@ -33,100 +34,9 @@ class RunResult:
     figures: list[Path] = field(default_factory=list)
 
 
-def layer_properties(rows, mats: dict) -> dict[int, tuple[float, float, float]]:
-    """(k in-plane, k through-plane (W/(m K)), rho c_p (J/(m^3 K))) per cell tag of a layer
-    table; a homogenised row (``mix``) gets the thickness-weighted parallel / series rules:
-    k_in = sum(k_i t_i) / sum(t_i), k_through = sum(t_i) / sum(t_i / k_i),
-    rho c_p = sum(rho_i c_i t_i) / sum(t_i) (shared/PHYSICS.md B)."""
-
-    def own(name):
-        m = mats[name]
-        k = m["thermal_conductivity"]
-        k_in = m["thermal_conductivity_in_plane"] if "thermal_conductivity_in_plane" in \
-            m.properties else k
-        return k_in, k, m["density"] * m["specific_heat"]
-
-    out = {}
-    for row in rows:
-        if not row.mix:
-            k_in, k, rc = own(row.material)
-            props = dict(row.props)
-            out[row.tag] = (props.get("thermal_conductivity_in_plane", k_in),
-                            props.get("thermal_conductivity", k), rc)
-            continue
-        total = sum(t for _, t in row.mix)
-        parts = [(own(name), t) for name, t in row.mix]
-        out[row.tag] = (sum(p[0] * t for p, t in parts) / total,
-                        total / sum(t / p[1] for p, t in parts),
-                        sum(p[2] * t for p, t in parts) / total)
-    return out
-
-
-def heat_sources(case: Case, geometry) -> list:
-    """The case's sources as volumetric sources (W/m^3 over [start, end)): a total power over
-    its marker's volume; an internal short as I^2 R_short in its region and I^2 R_int over the
-    spread marker until the stored energy is spent."""
-    from batteryfx.solvers import heat
-
-    out = []
-    for s in case.sources:
-        if s.type == "power_density":
-            out.append(heat.VolumeSource(s.marker, s.value, s.start, s.end))
-        elif s.type == "power":
-            out.append(heat.VolumeSource(s.marker, s.value / geometry.measure(s.marker),
-                                         s.start, s.end))
-        elif s.type == "internal_short":
-            i2 = s.current() ** 2
-            end = s.end()
-            out.append(heat.VolumeSource(
-                s.marker, i2 * s.short_resistance / geometry.measure(s.marker),
-                s.start, end))
-            if s.internal_resistance > 0:
-                out.append(heat.VolumeSource(
-                    s.spread_marker, i2 * s.internal_resistance
-                    / geometry.measure(s.spread_marker), s.start, end))
-    return out
-
-
 def build_problem(case: Case, geometry):
-    """The heat problem of a case: per-layer (or homogenised orthotropic) k and rho c_p,
-    conditions and sources."""
-    from batteryfx.geometry_args import materials_for
-    from batteryfx.solvers import heat
-
-    mats = materials_for(case, geometry.layers)
-    props = layer_properties(geometry.layers, mats)
-    k_in = {tag: p[0] for tag, p in props.items()}
-    k_z = {tag: p[1] for tag, p in props.items()}
-    if k_in == k_z:
-        k = heat.cellwise(geometry, k_z, "conductivity")
-    else:
-        k = (heat.cellwise(geometry, k_in, "conductivity_in_plane"),
-             heat.cellwise(geometry, k_z, "conductivity_through_plane"))
-    rc = heat.cellwise(geometry, {tag: p[2] for tag, p in props.items()}, "heat_capacity")
-    conditions = []
-    for bc in case.boundary_conditions:
-        if bc.type == "temperature":
-            conditions.append(heat.FixedTemperature(bc.marker, bc.value))
-        elif bc.type == "convection":
-            conditions.append(heat.Convection(bc.marker, bc.h, bc.ambient))
-        elif bc.type == "radiation":
-            conditions.append(heat.Radiation(bc.marker, bc.emissivity, bc.ambient))
-        elif bc.type == "heat_flux":
-            conditions.append(heat.HeatFlux(bc.marker, bc.value))
-    sources = heat_sources(case, geometry)
-    ph = case.physics
-    return heat.HeatProblem(
-        geometry, k, rc, initial_temperature=ph.initial_temperature, conditions=conditions,
-        sources=sources, scheme=ph.scheme, theta=ph.theta, solver=ph.solver, rtol=ph.rtol,
-        mass_lumping=ph.mass_lumping,
-    )
-
-
-def reference_temperature(case: Case) -> float | None:
-    """The highest fixed temperature of the case (reference of the rise fractions)."""
-    temps = [bc.value for bc in case.boundary_conditions if isinstance(bc, TemperatureBC)]
-    return max(temps) if temps else None
+    """The problem of a case on its built geometry, by its physics (``physics.model``)."""
+    return physics_of(case).build(case, geometry)
 
 
 def run(case_path: str | Path, out: str | Path | None = None, overrides: list[str] = (),
@@ -165,10 +75,13 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     log_found(outdir.found)
     t_geo = time.perf_counter()
     geometry = build_case_geometry(case.geometry, comm)  # GeometryError -> CaseError
-    problem = build_problem(case, geometry)
-    probes = Probes(case.probes, geometry, problem.T, problem.probe_integrands())
-    node_map = NodeMap(problem.V)
-    LOGGER.info(f"mesh: {geometry.num_cells_global()} hexahedra, {problem.num_dofs} dofs "
+    physics = physics_of(case)
+    problem = physics.build(case, geometry)
+    probes = Probes(case.probes, geometry, physics.probe_sources(problem), physics.quantities,
+                    physics.primary)
+    fields = physics.fields(problem)  # written and checkpointed, by output name
+    node_map = NodeMap(next(iter(fields.values())).function_space)
+    LOGGER.info(f"mesh: {geometry.num_cells_global()} cells, {problem.num_dofs} dofs "
                 f"({time.perf_counter() - t_geo:.1f} s)")
 
     field_times = sorted(set(case.outputs.field_times)) if case.outputs.fields else []
@@ -185,11 +98,10 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
 
     def snapshot():
         """Fields at the current time appended to fields/fields.vtkhdf (collective)."""
-        name = write_snapshot(outdir / "fields", len(series), stepper.t, node_map,
-                              {"temperature": problem.T})
+        name = write_snapshot(outdir / "fields", len(series), stepper.t, node_map, fields)
         series.append((name, stepper.t))
     if restart is not None:
-        state = load_checkpoint(checkpoint, node_map, problem.T)
+        state = load_checkpoint(checkpoint, node_map, fields)
         stepper.restore(state["stepper"])
         problem.t = stepper.t
         problem.restore(state["problem"])
@@ -218,7 +130,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
 
     def save_state():
         writer.flush()
-        save_checkpoint(checkpoint, node_map, problem.T, {
+        save_checkpoint(checkpoint, node_map, fields, {
             "stepper": stepper.state(), "problem": problem.state(),
             "probe_rows": writer.rows, "series": series})
 
@@ -270,8 +182,8 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     save_state()
     writer.close()
 
-    _sanity_report(problem)
-    summary = _summary(case, case_path, geometry, problem, stepper, comm,
+    physics.report(problem)
+    summary = _summary(case, case_path, geometry, physics, problem, stepper, comm,
                        wall=time.perf_counter() - wall0, loop_time=loop_time,
                        outdir=outdir, dolfinx_version=dolfinx_version)
     write_json(outdir / "summary.json", summary, comm)
@@ -299,29 +211,6 @@ def _accepted(stepper, dt: float, problem) -> bool:
     except ValueError as exc:
         raise SolverDiverged(f"{exc}: the solution changes faster than any step can follow "
                              "(a discontinuous source?); try a larger time.tolerance") from None
-
-
-#: summary.json's energy_balance.drift_rel above this is reported as a warning (a direct
-#: solver gives ~1e-14; an iterative one about its rtol)
-ENERGY_DRIFT_WARN = 1e-8
-
-
-def _sanity_report(problem) -> None:
-    """Warn when the energy balance drifts or the maximum principle is violated (collective
-    numbers; rank 0 logs)."""
-    balance = problem.energy_balance()
-    if balance["drift_rel"] > ENERGY_DRIFT_WARN:
-        LOGGER.warning(f"warning: energy balance drift {balance['drift_rel']:.3g} of the heat "
-                       f"(stored {balance['stored_J']:.6g} J, put in {balance['net_input_J']:.6g}"
-                       " J); the solve may be inaccurate: try physics.solver = 'direct' or a "
-                       "smaller physics.rtol")
-    excess = problem.max_principle_excess()
-    if excess is not None and excess > problem.max_principle_tolerance():
-        lo, hi = problem.bounds
-        LOGGER.warning(f"warning: the temperature left [{lo:.6g}, {hi:.6g}] K (initial, fixed "
-                       f"and ambient temperatures; no sources) by {excess:.3g} K: a maximum-"
-                       "principle violation from the mesh (elongated hexahedra at a sudden hot "
-                       "spot) or physics.mass_lumping = false; refine in-plane near the hot spot")
 
 
 def figures_on_rank0(folder: Path, comm, what: str | None = None) -> list[Path]:
@@ -357,21 +246,20 @@ def _progress(stepper, enabled: bool):
                            "[{elapsed}<{remaining}]")
 
 
-def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_time, outdir,
-             dolfinx_version) -> dict:
+def _summary(case, case_path, geometry, physics, problem, stepper, comm, *, wall, loop_time,
+             outdir, dolfinx_version) -> dict:
     from batteryfx.post.probes import probe_results, read_probes, read_units
 
-    t_ref = reference_temperature(case)
+    start, reference = physics.probe_reference(case)
 
     def results_from_csv():
         t, series = read_probes(outdir / "probes.csv")
         fractions = {p.name: p.rise_fractions for p in case.probes}
         thresholds = {p.name: p.thresholds for p in case.probes}
-        return probe_results(t, series, fractions, case.physics.initial_temperature, t_ref,
-                             thresholds, read_units(outdir / "probes.csv"))
+        return probe_results(t, series, fractions, start, reference, thresholds,
+                             read_units(outdir / "probes.csv"))
 
     results = on_rank0(comm, results_from_csv, what="probe results")
-    iterations = comm.allreduce(problem.iterations, op=MPI.MAX)
     return {
         "batteryfx_version": __version__,
         "dolfinx_version": dolfinx_version,
@@ -385,15 +273,8 @@ def _summary(case, case_path, geometry, problem, stepper, comm, *, wall, loop_ti
         "time_steps": stepper.step,
         "rejected_steps": stepper.rejected,
         "end_time_s": stepper.t,
-        "factorizations": problem.factorizations,
-        "linear_iterations": iterations,
-        "solver": problem.solver,
-        "scheme": case.physics.scheme,
-        "positivity_fallback_steps": problem.fallback_steps,
-        "energy_balance": _energy_summary(problem.energy_balance()),
-        "max_principle": _max_principle_summary(problem),
-        "initial_temperature_K": case.physics.initial_temperature,
-        "reference_temperature_K": t_ref,
+        "physics": physics.name,
+        **physics.summary(case, problem),
         "geometry": {"kind": case.geometry.kind,
                      "stack_boxes_m": {k: [list(lo), list(hi)]
                                        for k, (lo, hi) in geometry.boxes.items()},
@@ -407,19 +288,3 @@ def _budget(case) -> dict | None:
     from batteryfx.geometry_args import case_cell_budget
 
     return case_cell_budget(case)
-
-
-def _energy_summary(balance: dict) -> dict:
-    """summary.json's energy balance: stored heat, what was put in, their drift."""
-    keys = ("stored_J", "net_input_J", "loads_J", "fixed_temperature_J", "drift_J", "drift_rel")
-    return {k: balance[k] for k in keys}
-
-
-def _max_principle_summary(problem) -> dict | str:
-    excess = problem.max_principle_excess()
-    if excess is None:
-        return "not applicable (sources or heat fluxes)"
-    lo, hi = problem.bounds
-    return {"bounds_K": [lo, hi], "excess_K": excess,
-            "tolerance_K": problem.max_principle_tolerance(),
-            "violated": bool(excess > problem.max_principle_tolerance())}

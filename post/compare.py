@@ -4,8 +4,11 @@ a Cu anode collector) side by side, from their output folders only (no solver ob
 Writes into the report folder: ``compare.json`` and ``compare.md`` (every threshold / rise time
 of the probes both runs share, with the ratio B / A; the peak of each probe; the cell budget of
 each design when the runs have one), ``figures/compare_probes.png`` (probe histories, A solid,
-B dashed), ``figures/compare_cut.png`` (cross-sections at matched output times, A over B) and
-``figures/compare_cut.gif`` (the cross-section animated over all matched times).
+B dashed), ``figures/compare_cut.png`` (cross-sections at matched output times, A over B),
+``figures/compare_cut.gif`` (the cross-section animated over all matched times) and, when
+both runs probe the mean heat flux along and across the same marker (probe quantities
+``flux_in_plane`` and ``flux_through``), ``figures/compare_flux_split.png``: the in-plane share
+q_in / (q_in + q_through) of each design over time (the heat-flow split).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from batteryfx.series import FIELDS_FILE, read_series
 
 #: files the report writes (relative to the report folder)
 REPORT_FILES = ("compare.json", "compare.md", "figures/compare_probes.png",
-                "figures/compare_cut.png", "figures/compare_cut.gif")
+                "figures/compare_cut.png", "figures/compare_cut.gif",
+                "figures/compare_flux_split.png")
 
 
 def load_run(folder: Path) -> dict:
@@ -47,6 +51,34 @@ def load_run(folder: Path) -> dict:
             "label": str(label), "fields": read_series(folder / "fields")}
 
 
+def flux_pairs(run: dict) -> dict[str, tuple[str, str]]:
+    """marker -> (in-plane probe, through-plane probe) of the run's heat-flux probes."""
+    found: dict[str, dict[str, str]] = {}
+    for p in run["case"].get("probes", []):
+        if p.get("quantity") in ("flux_in_plane", "flux_through") and "marker" in p:
+            found.setdefault(p["marker"], {})[p["quantity"]] = p["name"]
+    return {m: (q["flux_in_plane"], q["flux_through"]) for m, q in found.items()
+            if len(q) == 2 and all(n in run["series"] for n in q.values())}
+
+
+def flux_split(run: dict) -> dict[str, dict]:
+    """Per marker with both flux probes: the in-plane share q_in / (q_in + q_through) of the
+    mean heat-flux magnitudes, time-averaged over the run (trapezoidal in t) and at its end."""
+    out = {}
+    t = run["t"]
+    for marker, (n_in, n_z) in flux_pairs(run).items():
+        q_in, q_z = run["series"][n_in], run["series"][n_z]
+        total = q_in + q_z
+        ok = (t > 0) & (total > 0)
+        if ok.sum() < 2:
+            continue
+        share = q_in[ok] / total[ok]
+        tt = t[ok]
+        mean = float(np.sum(0.5 * (share[1:] + share[:-1]) * np.diff(tt)) / (tt[-1] - tt[0]))
+        out[marker] = {"in_plane_share_time_mean": mean, "in_plane_share_end": float(share[-1])}
+    return out
+
+
 def compare_results(a: dict, b: dict) -> dict:
     """Per probe both runs have: each time_to_* result of A and B and the ratio B / A (None
     when either is not a number), and the maxima; plus each run's cell budget."""
@@ -69,7 +101,8 @@ def compare_results(a: dict, b: dict) -> dict:
                   "title": b["case"].get("title", "")},
             "rows": rows,
             "cell_budget": {"A": a["summary"].get("cell_budget"),
-                            "B": b["summary"].get("cell_budget")}}
+                            "B": b["summary"].get("cell_budget")},
+            "heat_flow_split": {"A": flux_split(a), "B": flux_split(b)}}
 
 
 def markdown(result: dict) -> str:
@@ -86,6 +119,17 @@ def markdown(result: dict) -> str:
         ratio = "" if r["ratio_B_over_A"] is None else f"{r['ratio_B_over_A']:.3g}"
         lines.append(f"| {r['probe']} | {r['quantity']} | {fmt(r['A'])} | {fmt(r['B'])} | "
                      f"{ratio} |")
+    split = result.get("heat_flow_split", {})
+    shared = [m for m in split.get("A", {}) if m in split.get("B", {})]
+    if shared:
+        lines += ["", "## Heat-flow split (in-plane share q_in / (q_in + q_through))", "",
+                  "| marker | A time-mean | B time-mean | A at end | B at end |",
+                  "|---|---|---|---|---|"]
+        for m in shared:
+            sa, sb = split["A"][m], split["B"][m]
+            lines.append(f"| {m} | {sa['in_plane_share_time_mean']:.3g} | "
+                         f"{sb['in_plane_share_time_mean']:.3g} | "
+                         f"{sa['in_plane_share_end']:.3g} | {sb['in_plane_share_end']:.3g} |")
     budgets = result["cell_budget"]
     if budgets["A"] and budgets["B"]:
         lines += ["", "## Cell budget", "", "| | A | B | B / A |", "|---|---|---|---|"]
@@ -128,6 +172,40 @@ def probe_figure(a: dict, b: dict, path: Path) -> Path:
         ax.set_title(f"{a['label']} (solid) vs {b['label']} (dashed)", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def flux_split_figure(a: dict, b: dict, path: Path) -> Path | None:
+    """The in-plane share of the heat flux over time, per marker both runs probe (A solid,
+    B dashed); None when they share no flux pair."""
+    pa, pb = flux_pairs(a), flux_pairs(b)
+    markers = [m for m in pa if m in pb]
+    if not markers:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, m in enumerate(markers):
+        for run, pairs, ls in ((a, pa, "-"), (b, pb, "--")):
+            t = run["t"]
+            q_in, q_z = (run["series"][n] for n in pairs[m])
+            ok = (t > 0) & (q_in + q_z > 0)
+            ax.plot(t[ok], q_in[ok] / (q_in[ok] + q_z[ok]), ls=ls,
+                    color=colours[i % len(colours)], label=f"{m} ({run['label']})")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("in-plane share of the heat flux  q_in / (q_in + q_through)")
+    ax.set_title(f"heat-flow split: {a['label']} (solid) vs {b['label']} (dashed)",
+                 fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
@@ -221,4 +299,5 @@ def write_figures(a_folder: Path, b_folder: Path, folder: Path) -> list[Path]:
     a, b = load_run(a_folder), load_run(b_folder)
     (folder / "figures").mkdir(exist_ok=True)
     files = [probe_figure(a, b, folder / "figures" / "compare_probes.png")]
-    return files + cut_figures(a, b, folder)
+    split = flux_split_figure(a, b, folder / "figures" / "compare_flux_split.png")
+    return files + ([split] if split else []) + cut_figures(a, b, folder)

@@ -56,7 +56,8 @@ def test_fields_file_independent_of_ranks(reduced_coupon, shared_tmp):
             last = f["VTKHDF/PointData/temperature"][(len(steps) - 1) * n:]
         np.testing.assert_allclose(steps, [0.0, 1e-6, 1e-4, 2e-3], rtol=1e-12, atol=0)
         with np.load(shared_tmp / "fpar" / "checkpoint" / "state.npz") as ck:
-            np.testing.assert_array_equal(last, ck["values"])  # the solver's nodal values
+            # the solver's nodal values
+            np.testing.assert_array_equal(last, ck["field_temperature"])
     comm.Barrier()
 
 

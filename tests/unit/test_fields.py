@@ -9,7 +9,9 @@ import pytest
 from dolfinx import fem
 
 from batteryfx.case import ProbeSpec
+from batteryfx.errors import BatteryfxError
 from batteryfx.fields import NodeMap, load_checkpoint, save_checkpoint
+from batteryfx.physics import Quantity
 from batteryfx.probes import Probes
 from tests.helpers import column
 
@@ -29,17 +31,22 @@ def test_node_map_and_checkpoint_roundtrip(shared_tmp):
     x = geometry.mesh.geometry.x[: nm.num_owned]
     np.testing.assert_allclose(nm.owned_node_values(u), _linear(x.T), rtol=1e-14)
     path = shared_tmp / "state.npz"
-    save_checkpoint(path, nm, u, {"t": 0.25})
-    w = fem.Function(V)
-    state = load_checkpoint(path, nm, w)
+    v = fem.Function(V)
+    v.interpolate(lambda x: 7.0 - x[2])
+    save_checkpoint(path, nm, {"u": u, "v": v}, {"t": 0.25})
+    w, z = fem.Function(V), fem.Function(V)
+    state = load_checkpoint(path, nm, {"u": w, "v": z})
     assert state == {"t": 0.25}
     np.testing.assert_allclose(w.x.array, u.x.array, rtol=1e-14)  # ghosts: owner values
+    np.testing.assert_allclose(z.x.array, v.x.array, rtol=1e-14)
+    with pytest.raises(BatteryfxError, match="has no c"):
+        load_checkpoint(path, nm, {"c": w})
     # a checkpoint written on all ranks loads on one rank (rank-count independent)
     if MPI.COMM_WORLD.rank == 0:
         g1 = column([("Cu", 1.0, 4), ("Ag", 0.5, 3)], width=1.0, comm=MPI.COMM_SELF)
         V1 = fem.functionspace(g1.mesh, ("Lagrange", 1))
         w1 = fem.Function(V1)
-        load_checkpoint(path, NodeMap(V1), w1)
+        load_checkpoint(path, NodeMap(V1), {"u": w1})
         xx = V1.tabulate_dof_coordinates()
         np.testing.assert_allclose(w1.x.array, _linear(xx.T), rtol=1e-14)
     MPI.COMM_WORLD.Barrier()
@@ -57,7 +64,7 @@ def test_probes_point_mean_max():
         ProbeSpec(name="layer_mean", marker="s/l1"),
         ProbeSpec(name="all_min", marker="s", reduce="min"),
     ]
-    values = Probes(specs, geometry, u).values()
+    values = Probes(specs, geometry, {"f": u}, {"f": Quantity("K")}, "f").values()
     expected = [_linear(np.array([0.3, 0.7, 1.2])),
                 1.0 + 1.0 + 1.5,             # mean over z = 0 of 1 + 2x + 3y
                 1.0 + 2.0 + 3.0 + 5.0 * 1.5,  # max on z = 1.5

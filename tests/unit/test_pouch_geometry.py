@@ -98,7 +98,7 @@ def test_homogenised_properties():
     (shared/PHYSICS.md B: Ag 0.5 / PI 7 / Ag 0.5 um gives k_in ~ 54, k_through ~ 0.14)."""
     from batteryfx.geometry.base import Layer
     from batteryfx.materials import resolve
-    from batteryfx.run import layer_properties
+    from batteryfx.physics.heat import layer_properties
 
     mats = {n: resolve(n) for n in ("Ag", "polyimide")}
     mix = (("Ag", 0.5e-6), ("polyimide", 7e-6), ("Ag", 0.5e-6))

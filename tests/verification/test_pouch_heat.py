@@ -133,7 +133,7 @@ def test_internal_short_energy():
 
 def test_internal_short_split():
     """The heat of the short region is I^2 R_short t and of the electrodes I^2 R_int t."""
-    from batteryfx.run import heat_sources
+    from batteryfx.physics.heat import heat_sources
 
     short = {"type": "internal_short", "marker": "nail", "open_circuit_voltage": "4 V",
              "internal_resistance": "30 mohm", "short_resistance": "10 mohm",

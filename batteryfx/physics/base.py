@@ -1,0 +1,102 @@
+"""The seam between the shared run shell and one physics.
+
+A physics is one :class:`PhysicsModel` object in :data:`REGISTRY`, keyed by the case's
+``physics.model``. It brings its case section (the ``[physics]`` table, a pydantic model whose
+``model`` field is the key), the boundary-condition and source types it accepts, its probe
+quantities (with units), its cross-checks of a case, how it builds its problem from a
+geometry and materials, the fields it writes and checkpoints, and its part of summary.json.
+The run loop, outputs, checkpoints, restart, probes.csv and summary.json talk only to this
+object and to the problem protocol below.
+
+The problem a physics builds satisfies (duck-typed, see solvers/heat.py ``HeatProblem``):
+
+- ``t`` (s), ``num_dofs``, ``iterations`` (linear iterations so far);
+- ``step(dt)``: advance by dt (raises ``SolverDiverged`` / ``PhysicsViolation``);
+- ``undo()``: take the last step back (adaptive rejection); ``error_estimate()`` (the local
+  error of the last step, in the unit of the stepper's tolerance);
+- ``breakpoints()``: times the steps must land on (source switches);
+- ``state()`` / ``restore(state)``: JSON-able scalars carried through a checkpoint (the
+  fields themselves are checkpointed through :meth:`PhysicsModel.fields`);
+- ``destroy()``.
+
+Modules here import no DOLFINx at module level (validating a case does not need it); the
+``build`` methods import their solver when called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+#: probe kinds: ``field`` samples a scalar function (point value, mean / max / min over a
+#: marker); ``integral`` integrates an expression over a volume marker; ``mean`` averages it
+PROBE_KINDS = ("field", "integral", "mean")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A probe quantity: its unit (the probes.csv column suffix, e.g. ``K`` or ``W_m2``) and
+    how a marker probe reduces it (:data:`PROBE_KINDS`)."""
+
+    unit: str
+    kind: str = "field"
+    description: str = ""
+
+
+class PhysicsModel:
+    """One physics (subclass it and register an instance in :data:`REGISTRY`)."""
+
+    #: the ``physics.model`` key
+    name: ClassVar[str] = ""
+    #: the ``[physics]`` section: a pydantic model with ``model: Literal[name]``
+    section: ClassVar[type]
+    #: boundary-condition and source types it accepts (pydantic models tagged by ``type``)
+    conditions: ClassVar[tuple[type, ...]] = ()
+    sources: ClassVar[tuple[type, ...]] = ()
+    #: probe quantities; ``primary`` (a field) is what a probe without ``quantity`` reports
+    quantities: ClassVar[dict[str, Quantity]] = {}
+    primary: ClassVar[str] = ""
+
+    def check(self, case, plan) -> None:
+        """Cross-checks of the case that concern this physics (CaseError naming the key);
+        ``plan`` is the geometry's plan (markers, boxes), no mesh."""
+
+    def build(self, case, geometry) -> Any:
+        """The problem of a case on a built geometry."""
+        raise NotImplementedError
+
+    def fields(self, problem) -> dict[str, Any]:
+        """Functions written to the fields file and the checkpoints, by output name."""
+        raise NotImplementedError
+
+    def probe_sources(self, problem) -> dict[str, Any]:
+        """For every quantity: the function (``field``) or UFL expression (``integral`` /
+        ``mean``) the probes evaluate."""
+        raise NotImplementedError
+
+    def probe_reference(self, case) -> tuple[float | None, float | None]:
+        """(start value, reference value) of the primary field for the probes'
+        ``rise_fractions`` (None, None when the physics has none)."""
+        return None, None
+
+    def summary(self, case, problem) -> dict:
+        """This physics' entries of summary.json (collective)."""
+        return {}
+
+    def report(self, problem) -> None:
+        """End-of-run warnings (energy or mass balance, bounds), logged on rank 0."""
+
+
+REGISTRY: dict[str, PhysicsModel] = {}
+
+
+def register(model: PhysicsModel) -> PhysicsModel:
+    if not model.name or model.name in REGISTRY:
+        raise ValueError(f"physics model name {model.name!r} empty or taken")
+    REGISTRY[model.name] = model
+    return model
+
+
+def physics_of(case) -> PhysicsModel:
+    """The registered physics of a validated case."""
+    return REGISTRY[case.physics.model]

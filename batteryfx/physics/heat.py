@@ -1,0 +1,437 @@
+"""Heat conduction as a batteryfx physics (``physics.model = "heat"``): its case section,
+boundary conditions and sources, probe quantities, cross-checks, and the HeatProblem of a
+case (solvers/heat.py) with per-layer or homogenised orthotropic properties.
+
+rho c_p dT/dt = div(k grad T) + q (shared/PHYSICS.md B): T in K, k in W/(m K) (in-plane and
+through-plane for a homogenised stack), rho c_p in J/(m^3 K), q in W/m^3.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from batteryfx.errors import CaseError
+from batteryfx.log import LOGGER
+from batteryfx.physics.base import PhysicsModel, Quantity, register
+from batteryfx.schema import (
+    MAX_HEAT_FLUX,
+    MAX_HEAT_TRANSFER_COEFFICIENT,
+    MAX_POWER_DENSITY,
+    Section,
+    Temperature,
+    _bounded,
+)
+from batteryfx.units import (
+    Charge,
+    Energy,
+    HeatFlux,
+    HeatTransferCoefficient,
+    Power,
+    PowerDensity,
+    Resistance,
+    Time,
+    Voltage,
+)
+
+
+# --------------------------------------------------------------------------- case section
+class HeatSection(Section):
+    """Transient heat conduction rho cp dT/dt = div(k grad T) + q. ``scheme``: "tr_bdf2"
+    (default; second order and L-stable, one factorization per dt; steps that would leave the
+    range of the data temperatures are redone with a positive first-order scheme) or "theta"
+    (``theta`` = 1 backward Euler, 0.5 Crank-Nicolson with a backward-Euler start-up; theta is
+    used by scheme = "theta" only)."""
+
+    model: Literal["heat"] = "heat"
+    initial_temperature: Temperature
+    scheme: Literal["tr_bdf2", "theta"] = "tr_bdf2"
+    theta: Annotated[float, Field(ge=0.5, le=1.0)] = 1.0
+    mass_lumping: bool = True
+    solver: Literal["auto", "direct", "cg_icc", "cg_gamg", "cg_column_mg"] = "auto"
+    rtol: Annotated[float, Field(gt=0, lt=1e-2)] = 1e-10
+
+
+PhysicsSection = HeatSection  # (the name before there were several physics)
+
+
+class TemperatureBC(Section):  # on faces, or on a volume marker (a region held at T)
+    """Fixed temperature on a facet marker (e.g. a hot spot held at 473 K)."""
+
+    type: Literal["temperature"]
+    marker: str
+    value: Temperature
+
+
+class ConvectionBC(Section):
+    """Newton cooling -k dT/dn = h (T - ambient)."""
+
+    type: Literal["convection"]
+    marker: str
+    h: Annotated[HeatTransferCoefficient, Field(ge=0), _bounded(
+        None, MAX_HEAT_TRANSFER_COEFFICIENT, "W/(m^2 K)",
+        "boiling and jet impingement reach about 1e5, contact conductances 1e7 W/(m^2 K)")]
+    ambient: Temperature
+
+
+class RadiationBC(Section):
+    """Grey-body radiation to surroundings at ``ambient``: -k dT/dn = emissivity sigma
+    (T^4 - ambient^4); may share a face with one convection condition (the fluxes add)."""
+
+    type: Literal["radiation"]
+    marker: str
+    emissivity: Annotated[float, Field(gt=0, le=1)]
+    ambient: Temperature
+
+
+class HeatFluxBC(Section):
+    """Prescribed heat flux into the body (W/m^2)."""
+
+    type: Literal["heat_flux"]
+    marker: str
+    value: Annotated[HeatFlux, _bounded(
+        None, MAX_HEAT_FLUX, "W/m^2", "focused lasers and arcs reach about 1e9 W/m^2",
+        magnitude=True)]
+
+
+class InsulatedBC(Section):
+    """Zero flux (also what every face without a condition gets; symmetry planes)."""
+
+    type: Literal["insulated"]
+    marker: str
+
+
+class PowerSource(Section):
+    """Uniform volumetric heat source on a cell marker, switched on over [start, end)."""
+
+    type: Literal["power_density"]
+    marker: str
+    value: Annotated[PowerDensity, _bounded(
+        None, MAX_POWER_DENSITY, "W/m^3", "internal short-circuit spots reach about 1e13 W/m^3",
+        magnitude=True)]
+    start: Annotated[Time, Field(ge=0)] = 0.0
+    end: Time = math.inf
+
+
+class TotalPowerSource(Section):
+    """A heat source of ``value`` watts spread uniformly over a cell marker (e.g. a hot spot
+    of given power), switched on over [start, end)."""
+
+    type: Literal["power"]
+    marker: str
+    value: Annotated[Power, _bounded(None, 1e9, "W", "a shorted large cell delivers about "
+                                     "1e4 W; 1e9 W is a unit slip", magnitude=True)]
+    start: Annotated[Time, Field(ge=0)] = 0.0
+    end: Time = math.inf
+
+
+class InternalShortSource(Section):
+    """An internal short / nail (shared/PHYSICS.md B): the cell discharges through the short,
+    I = V_oc / (R_int + R_short), with I^2 R_short deposited uniformly in ``marker`` (the
+    short region, e.g. the nail column) and I^2 R_int spread over ``spread_marker`` (the
+    electrode coatings), from ``start`` until the stored ``energy`` (or ``capacity`` x V_oc)
+    is spent. V_oc is held constant (no state-of-charge dependence): the power is constant
+    and stops at t_end = start + E (R_int + R_short) / V_oc^2."""
+
+    type: Literal["internal_short"]
+    marker: str
+    spread_marker: str = "electrodes"
+    open_circuit_voltage: Annotated[Voltage, Field(gt=0), _bounded(
+        None, 1e3, "V", "a single cell is below about 5 V; 1 kV is a unit slip")]
+    internal_resistance: Annotated[Resistance, Field(ge=0), _bounded(
+        None, 1e6, "ohm", "a unit slip")]
+    short_resistance: Annotated[Resistance, Field(gt=0), _bounded(
+        1e-9, 1e6, "ohm", "a unit slip")]
+    energy: Annotated[Energy, Field(gt=0)] | None = None
+    capacity: Annotated[Charge, Field(gt=0)] | None = None
+    start: Annotated[Time, Field(ge=0)] = 0.0
+
+    @model_validator(mode="after")
+    def _one_budget(self):
+        if (self.energy is None) == (self.capacity is None):
+            raise ValueError("give exactly one of energy (e.g. '1.3 W*h') or capacity "
+                             "(e.g. '0.36 A*h', times open_circuit_voltage)")
+        return self
+
+    def stored_energy(self) -> float:
+        """Energy the short can deliver (J)."""
+        return self.energy if self.energy is not None else self.capacity \
+            * self.open_circuit_voltage
+
+    def current(self) -> float:
+        """Short-circuit current (A)."""
+        return self.open_circuit_voltage / (self.internal_resistance + self.short_resistance)
+
+    def end(self) -> float:
+        """When the stored energy is spent (s)."""
+        i = self.current()
+        return self.start + self.stored_energy() / (i * i * (self.internal_resistance
+                                                             + self.short_resistance))
+
+
+# --------------------------------------------------------------------------- problem
+def layer_properties(rows, mats: dict) -> dict[int, tuple[float, float, float]]:
+    """(k in-plane, k through-plane (W/(m K)), rho c_p (J/(m^3 K))) per cell tag of a layer
+    table; a homogenised row (``mix``) gets the thickness-weighted parallel / series rules:
+    k_in = sum(k_i t_i) / sum(t_i), k_through = sum(t_i) / sum(t_i / k_i),
+    rho c_p = sum(rho_i c_i t_i) / sum(t_i) (shared/PHYSICS.md B)."""
+
+    def own(name):
+        m = mats[name]
+        k = m["thermal_conductivity"]
+        k_in = m["thermal_conductivity_in_plane"] if "thermal_conductivity_in_plane" in \
+            m.properties else k
+        return k_in, k, m["density"] * m["specific_heat"]
+
+    out = {}
+    for row in rows:
+        if not row.mix:
+            k_in, k, rc = own(row.material)
+            props = dict(row.props)
+            out[row.tag] = (props.get("thermal_conductivity_in_plane", k_in),
+                            props.get("thermal_conductivity", k), rc)
+            continue
+        total = sum(t for _, t in row.mix)
+        parts = [(own(name), t) for name, t in row.mix]
+        out[row.tag] = (sum(p[0] * t for p, t in parts) / total,
+                        total / sum(t / p[1] for p, t in parts),
+                        sum(p[2] * t for p, t in parts) / total)
+    return out
+
+
+
+def heat_sources(case, geometry) -> list:
+    """The case's sources as volumetric sources (W/m^3 over [start, end)): a total power over
+    its marker's volume; an internal short as I^2 R_short in its region and I^2 R_int over the
+    spread marker until the stored energy is spent."""
+    from batteryfx.solvers import heat
+
+    out = []
+    for s in case.sources:
+        if s.type == "power_density":
+            out.append(heat.VolumeSource(s.marker, s.value, s.start, s.end))
+        elif s.type == "power":
+            out.append(heat.VolumeSource(s.marker, s.value / geometry.measure(s.marker),
+                                         s.start, s.end))
+        elif s.type == "internal_short":
+            i2 = s.current() ** 2
+            end = s.end()
+            out.append(heat.VolumeSource(
+                s.marker, i2 * s.short_resistance / geometry.measure(s.marker),
+                s.start, end))
+            if s.internal_resistance > 0:
+                out.append(heat.VolumeSource(
+                    s.spread_marker, i2 * s.internal_resistance
+                    / geometry.measure(s.spread_marker), s.start, end))
+    return out
+
+
+
+def build_problem(case, geometry):
+    """The heat problem of a case: per-layer (or homogenised orthotropic) k and rho c_p,
+    conditions and sources."""
+    from batteryfx.geometry_args import materials_for
+    from batteryfx.solvers import heat
+
+    mats = materials_for(case, geometry.layers)
+    props = layer_properties(geometry.layers, mats)
+    k_in = {tag: p[0] for tag, p in props.items()}
+    k_z = {tag: p[1] for tag, p in props.items()}
+    if k_in == k_z:
+        k = heat.cellwise(geometry, k_z, "conductivity")
+    else:
+        k = (heat.cellwise(geometry, k_in, "conductivity_in_plane"),
+             heat.cellwise(geometry, k_z, "conductivity_through_plane"))
+    rc = heat.cellwise(geometry, {tag: p[2] for tag, p in props.items()}, "heat_capacity")
+    conditions = []
+    for bc in case.boundary_conditions:
+        if bc.type == "temperature":
+            conditions.append(heat.FixedTemperature(bc.marker, bc.value))
+        elif bc.type == "convection":
+            conditions.append(heat.Convection(bc.marker, bc.h, bc.ambient))
+        elif bc.type == "radiation":
+            conditions.append(heat.Radiation(bc.marker, bc.emissivity, bc.ambient))
+        elif bc.type == "heat_flux":
+            conditions.append(heat.HeatFlux(bc.marker, bc.value))
+    sources = heat_sources(case, geometry)
+    ph = case.physics
+    return heat.HeatProblem(
+        geometry, k, rc, initial_temperature=ph.initial_temperature, conditions=conditions,
+        sources=sources, scheme=ph.scheme, theta=ph.theta, solver=ph.solver, rtol=ph.rtol,
+        mass_lumping=ph.mass_lumping,
+    )
+
+
+
+def reference_temperature(case) -> float | None:
+    """The highest fixed temperature of the case (reference of the rise fractions)."""
+    temps = [bc.value for bc in case.boundary_conditions if isinstance(bc, TemperatureBC)]
+    return max(temps) if temps else None
+
+
+
+#: summary.json's energy_balance.drift_rel above this is reported as a warning (a direct
+#: solver gives ~1e-14; an iterative one about its rtol)
+ENERGY_DRIFT_WARN = 1e-8
+
+
+def sanity_report(problem) -> None:
+    """Warn when the energy balance drifts or the maximum principle is violated (collective
+    numbers; rank 0 logs)."""
+    balance = problem.energy_balance()
+    if balance["drift_rel"] > ENERGY_DRIFT_WARN:
+        LOGGER.warning(f"warning: energy balance drift {balance['drift_rel']:.3g} of the heat "
+                       f"(stored {balance['stored_J']:.6g} J, put in {balance['net_input_J']:.6g}"
+                       " J); the solve may be inaccurate: try physics.solver = 'direct' or a "
+                       "smaller physics.rtol")
+    excess = problem.max_principle_excess()
+    if excess is not None and excess > problem.max_principle_tolerance():
+        lo, hi = problem.bounds
+        LOGGER.warning(f"warning: the temperature left [{lo:.6g}, {hi:.6g}] K (initial, fixed "
+                       f"and ambient temperatures; no sources) by {excess:.3g} K: a maximum-"
+                       "principle violation from the mesh (elongated hexahedra at a sudden hot "
+                       "spot) or physics.mass_lumping = false; refine in-plane near the hot spot")
+
+
+
+def energy_summary(balance: dict) -> dict:
+    """summary.json's energy balance: stored heat, what was put in, their drift."""
+    keys = ("stored_J", "net_input_J", "loads_J", "fixed_temperature_J", "drift_J", "drift_rel")
+    return {k: balance[k] for k in keys}
+
+
+
+def max_principle_summary(problem) -> dict | str:
+    excess = problem.max_principle_excess()
+    if excess is None:
+        return "not applicable (sources or heat fluxes)"
+    lo, hi = problem.bounds
+    return {"bounds_K": [lo, hi], "excess_K": excess,
+            "tolerance_K": problem.max_principle_tolerance(),
+            "violated": bool(excess > problem.max_principle_tolerance())}
+
+
+# --------------------------------------------------------------------------- cross-checks
+def check_heat_case(case, plan) -> None:
+    """The heat rules of a case: condition and source markers exist and fit (a fixed
+    temperature may hold a volume), one condition per face (convection + radiation may
+    share one), sources on within the run, adaptive steps with TR-BDF2, and what marker
+    probes of heat quantities allow."""
+    markers = {n: m.dim for n, m in plan.markers.items()}
+    tags = {n: m.tags for n, m in plan.markers.items()}
+    facet_markers = {n for n, d in markers.items() if d == 2}
+    cell_markers = {n for n, d in markers.items() if d == 3}
+    bc_tags: dict[int, list[int]] = {}  # facet tag -> indices of the conditions on it
+    for i, bc in enumerate(case.boundary_conditions):
+        if isinstance(bc, TemperatureBC) and bc.marker in cell_markers:
+            pass  # a volume held at a temperature (e.g. a hot spot region)
+        elif bc.marker not in facet_markers:
+            also = " (type = 'temperature' also takes a volume marker)" \
+                if isinstance(bc, TemperatureBC) else ""
+            raise CaseError(
+                f"boundary_conditions[{i}].marker", bc.marker,
+                f"unknown boundary marker{also}; allowed: {', '.join(sorted(facet_markers))}",
+            )
+        for tag in tags[bc.marker]:
+            for j in bc_tags.get(tag, []):  # one condition per face, or convection + radiation
+                if {bc.type, case.boundary_conditions[j].type} != {"convection", "radiation"}:
+                    raise CaseError(
+                        f"boundary_conditions[{i}].marker", bc.marker,
+                        f"overlaps boundary_conditions[{j}] (marker "
+                        f"{case.boundary_conditions[j].marker!r}); one condition per face "
+                        "(only a convection and a radiation condition may share one)",
+                    )
+            bc_tags.setdefault(tag, []).append(i)
+    t_end = case.time.end
+    for i, src in enumerate(case.sources):
+        if src.marker not in cell_markers:
+            raise CaseError(
+                f"sources[{i}].marker", src.marker,
+                f"unknown volume marker; allowed: {', '.join(sorted(cell_markers))}",
+            )
+        if isinstance(src, InternalShortSource):
+            if src.spread_marker not in cell_markers:
+                raise CaseError(f"sources[{i}].spread_marker", src.spread_marker,
+                                f"unknown volume marker; allowed: "
+                                f"{', '.join(sorted(cell_markers))}")
+        elif not src.end > src.start:
+            raise CaseError(f"sources[{i}].end", src.end, "must be later than start")
+    for i, src in enumerate(case.sources):
+        if src.start >= t_end:
+            raise CaseError(f"sources[{i}].start", src.start, f"must be before time.end = "
+                            f"{t_end:g} s (the source would never be on)")
+    if case.time.adaptive and case.physics.scheme != "tr_bdf2":
+        raise CaseError("time.adaptive", True, "needs physics.scheme = 'tr_bdf2' (its "
+                        "embedded error estimate)")
+    has_reference = reference_temperature(case) is not None
+    for i, probe in enumerate(case.probes):
+        key = f"probes[{i}]"
+        quantity = probe.quantity or HEAT.primary
+        if quantity != HEAT.primary:
+            if probe.marker is None or markers.get(probe.marker) != 3:
+                raise CaseError(f"{key}.quantity", probe.quantity, "needs a volume marker "
+                                "(marker = ...)")
+            if probe.reduce not in (None, "mean") or probe.rise_fractions or probe.thresholds:
+                raise CaseError(f"{key}.quantity", probe.quantity, "is integrated / averaged "
+                                "over its marker: no reduce, rise_fractions or thresholds")
+        if probe.rise_fractions and not has_reference:
+            raise CaseError(
+                f"{key}.rise_fractions", probe.rise_fractions,
+                "needs a fixed-temperature boundary condition as the reference temperature",
+            )
+
+
+# --------------------------------------------------------------------------- the physics
+class HeatModel(PhysicsModel):
+    """Transient heat conduction (solvers/heat.py HeatProblem)."""
+
+    name = "heat"
+    section = HeatSection
+    conditions = (TemperatureBC, ConvectionBC, RadiationBC, HeatFluxBC, InsulatedBC)
+    sources = (PowerSource, TotalPowerSource, InternalShortSource)
+    quantities = {
+        "temperature": Quantity("K", "field", "temperature"),
+        "heat": Quantity("J", "integral", "stored heat rho c_p (T - T0) over the marker"),
+        "flux_in_plane": Quantity("W_m2", "mean", "mean |q| along the layers"),
+        "flux_through": Quantity("W_m2", "mean", "mean |q| across the layers"),
+    }
+    primary = "temperature"
+
+    def check(self, case, plan) -> None:
+        check_heat_case(case, plan)
+
+    def build(self, case, geometry):
+        return build_problem(case, geometry)
+
+    def fields(self, problem) -> dict:
+        return {"temperature": problem.T}
+
+    def probe_sources(self, problem) -> dict:
+        return {"temperature": problem.T, **problem.probe_integrands()}
+
+    def probe_reference(self, case) -> tuple[float | None, float | None]:
+        return case.physics.initial_temperature, reference_temperature(case)
+
+    def summary(self, case, problem) -> dict:
+        from mpi4py import MPI
+
+        comm = problem.V.mesh.comm
+        return {
+            "factorizations": problem.factorizations,
+            "linear_iterations": comm.allreduce(problem.iterations, op=MPI.MAX),
+            "solver": problem.solver,
+            "scheme": case.physics.scheme,
+            "positivity_fallback_steps": problem.fallback_steps,
+            "energy_balance": energy_summary(problem.energy_balance()),
+            "max_principle": max_principle_summary(problem),
+            "initial_temperature_K": case.physics.initial_temperature,
+            "reference_temperature_K": reference_temperature(case),
+        }
+
+    def report(self, problem) -> None:
+        sanity_report(problem)
+
+
+HEAT = register(HeatModel())
