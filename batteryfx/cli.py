@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         if comm.rank == 0:
             print(f"batteryfx: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stdout = open(os.devnull, "w")  # (no second error when Python flushes at exit)
+        return 0
     except Exception as exc:  # a bug, not bad input: one line, and no rank left waiting
         if os.environ.get("BATTERYFX_DEBUG"):
             raise
@@ -275,27 +278,29 @@ def _compare(args, comm, out) -> int:
 
 
 def _materials(name: str | None, out) -> int:
+    """The thermal library as a table, the other materials (particles, solid electrolytes)
+    by what they carry; ``NAME``: every entry with its source."""
     from batteryfx.errors import CaseError
-    from batteryfx.materials import library
+    from batteryfx.materials import catalog, library
 
-    lib = library()
+    lib, every = library(), catalog()
     if name is None:
         out(f"{'name':26s} {'k W/(m K)':>10s} {'rho kg/m3':>10s} {'cp J/(kg K)':>11s}  description")
         for key, mat in sorted(lib.items()):
             out(f"{key:26s} {mat['thermal_conductivity']:10.4g} {mat['density']:10.4g} "
                 f"{mat['specific_heat']:11.4g}  {mat.description}")
-        out("\n`batteryfx materials NAME` shows every property with its source.")
+        others = sorted(set(every) - set(lib))
+        if others:
+            out("\nparticle and electrolyte materials (mechanics, lattice, transport):")
+            for key in others:
+                out(f"{key:26s} {', '.join(every[key].inventory())}")
+        out("\n`batteryfx materials NAME` shows every entry with its source.")
         return 0
-    if name not in lib:
+    if name not in every:
         raise CaseError("materials", name, f"unknown material; the library has: "
-                        f"{', '.join(sorted(lib))}")
-    mat = lib[name]
-    out(f"{mat.name} ({mat.category}): {mat.description}")
-    for key, prop in mat.properties.items():
-        out(f"  {key} = {prop.value:g} {prop.unit}  (SI {prop.si:.6g})")
-        out(f"      source: {prop.source}")
-        if prop.note:
-            out(f"      note: {prop.note}")
+                        f"{', '.join(sorted(every))}")
+    for line in every[name].describe():
+        out(line)
     return 0
 
 
