@@ -71,47 +71,17 @@ def layered_steady(z, interfaces, conductivities, powers, t_top: float):
 
 
 # --------------------------------------------------------------------------- multilayer slab
-def _brentq(f, a: float, b: float, fa: float, fb: float, xtol: float = 0.0,
-            rtol: float = 4.0 * np.finfo(float).eps, maxiter: int = 200) -> float:
-    """Root of ``f`` in [a, b] with f(a) f(b) <= 0 by Brent's method (inverse quadratic
-    interpolation / secant safeguarded by bisection; the algorithm of scipy.optimize.brentq,
-    written out here so that batteryfx does not depend on SciPy)."""
-    xpre, xcur, fpre, fcur = a, b, fa, fb
-    xblk = fblk = spre = scur = 0.0
-    if fpre == 0.0:
-        return xpre
-    if fcur == 0.0:
-        return xcur
-    if np.sign(fpre) == np.sign(fcur):
-        raise ValueError("f(a) and f(b) must have opposite signs")
-    for _ in range(maxiter):
-        if fpre != 0.0 and fcur != 0.0 and np.signbit(fpre) != np.signbit(fcur):
-            xblk, fblk = xpre, fpre
-            spre = scur = xcur - xpre
-        if abs(fblk) < abs(fcur):
-            xpre, xcur, xblk = xcur, xblk, xcur
-            fpre, fcur, fblk = fcur, fblk, fcur
-        delta = 0.5 * (xtol + rtol * abs(xcur))
-        sbis = 0.5 * (xblk - xcur)
-        if fcur == 0.0 or abs(sbis) < delta:
-            return xcur
-        if abs(spre) > delta and abs(fcur) < abs(fpre):
-            if xpre == xblk:  # secant
-                stry = -fcur * (xcur - xpre) / (fcur - fpre)
-            else:  # inverse quadratic interpolation
-                dpre = (fpre - fcur) / (xpre - xcur)
-                dblk = (fblk - fcur) / (xblk - xcur)
-                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
-            if 2.0 * abs(stry) < min(abs(spre), 3.0 * abs(sbis) - delta):
-                spre, scur = scur, stry
-            else:
-                spre = scur = sbis
-        else:
-            spre = scur = sbis
-        xpre, fpre = xcur, fcur
-        xcur += scur if abs(scur) > delta else (delta if sbis > 0 else -delta)
-        fcur = f(xcur)
-    raise RuntimeError(f"Brent's method did not converge in {maxiter} iterations")
+def _brentq(f, a: float, b: float, fa: float, fb: float, xtol: float = 2e-12,
+            rtol: float = 4.0 * np.finfo(float).eps) -> float:
+    """Root of ``f`` in [a, b] with f(a) f(b) <= 0 (``scipy.optimize.brentq``; fa, fb are the
+    values already known at the ends, kept for the callers' bracket search)."""
+    from scipy.optimize import brentq
+
+    if fa == 0.0:
+        return a
+    if fb == 0.0:
+        return b
+    return brentq(f, a, b, xtol=xtol, rtol=rtol, maxiter=200)
 
 
 class MultilayerSeries:

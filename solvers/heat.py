@@ -103,7 +103,6 @@ before the problem is created win (``PETSC_OPTIONS="-heat_ksp_monitor -heat_ksp_
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from mpi4py import MPI
@@ -117,15 +116,16 @@ from dolfinx.fem import petsc as fem_petsc
 from batteryfx.errors import PhysicsViolation, SolverDiverged
 from batteryfx.geometry import Geometry
 from batteryfx.log import LOGGER
+from batteryfx.solvers.petsc_options import (
+    _set_defaults,
+    _unset_defaults,
+    _without_defaults_of_others,
+)
 
 #: PETSc options prefix of every HeatProblem's linear solver (KSP). Options given in the PETSc
 #: options database before the problem is created win over batteryfx's defaults, e.g.
 #: ``PETSC_OPTIONS="-heat_ksp_monitor -heat_ksp_type cg -heat_pc_type jacobi"``.
 OPTIONS_PREFIX = "heat_"
-#: options batteryfx put into the database: full name -> (number of live problems that set
-#: it, the value set). An option under the prefix that is not here, or whose value in the
-#: database differs, is the user's: never overwritten or removed
-_DEFAULTS_SET: dict[str, tuple[int, str]] = {}
 
 #: time schemes of :class:`HeatProblem`
 SCHEMES = ("tr_bdf2", "theta")
@@ -190,62 +190,6 @@ def solver_options(kind: str, rtol: float) -> dict[str, str | float]:
     if opts["ksp_type"] != "preonly":
         opts.update({"ksp_rtol": rtol, "ksp_atol": 0.0, "ksp_max_it": 10000})
     return opts
-
-
-def _set_defaults(prefix: str, defaults: dict) -> tuple[list[str], dict[str, str]]:
-    """Put ``defaults`` (keys without the prefix) into the PETSc options database where the
-    user has not set them; returns (names batteryfx set, {key: value} of every option under
-    the prefix that the user set)."""
-    opts = PETSc.Options()
-    user = {name.removeprefix(prefix): value for name, value in opts.getAll().items()
-            if name.startswith(prefix) and not _is_default(name, value)}
-    owned = []
-    for key, value in defaults.items():
-        if key in user:
-            continue
-        name = prefix + key
-        opts[name] = value
-        count = _DEFAULTS_SET[name][0] if name in _DEFAULTS_SET else 0
-        _DEFAULTS_SET[name] = (count + 1, opts.getString(name))
-        owned.append(name)
-    return owned, user
-
-
-def _is_default(name: str, value: str | None) -> bool:
-    """Whether the database's ``value`` of ``name`` is the one batteryfx put there."""
-    return name in _DEFAULTS_SET and _DEFAULTS_SET[name][1] == value
-
-
-def _unset_defaults(names: list[str]) -> None:
-    """Remove the defaults of one problem again (those no other live problem set)."""
-    opts = PETSc.Options()
-    for name in names:
-        if name not in _DEFAULTS_SET:
-            continue
-        count, value = _DEFAULTS_SET[name]
-        if count > 1:
-            _DEFAULTS_SET[name] = (count - 1, value)
-            continue
-        del _DEFAULTS_SET[name]
-        if opts.hasName(name) and opts.getString(name) == value:  # else the user's by now
-            opts.delValue(name)
-
-
-@contextmanager
-def _without_defaults_of_others(prefix: str, mine: list[str]):
-    """Hide the defaults other live problems set (and this one did not) while this problem
-    reads the database, so that no option leaks from one problem into another."""
-    opts = PETSc.Options()
-    hidden = {name: value for name, (_, value) in _DEFAULTS_SET.items()
-              if name.startswith(prefix) and name not in mine and opts.hasName(name)
-              and opts.getString(name) == value}
-    for name in hidden:
-        opts.delValue(name)
-    try:
-        yield
-    finally:
-        for name, value in hidden.items():
-            opts[name] = value
 
 
 @dataclass(frozen=True)

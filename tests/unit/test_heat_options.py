@@ -8,7 +8,7 @@ from petsc4py import PETSc
 
 import pytest
 
-from batteryfx.solvers import heat
+from batteryfx.solvers import petsc_options
 from batteryfx.solvers.heat import OPTIONS_PREFIX, FixedTemperature, HeatProblem
 from tests.helpers import column
 
@@ -24,7 +24,7 @@ def _problem(solver: str, rtol: float = 1e-10) -> HeatProblem:
 def _heat_options() -> dict[str, str]:
     """heat_ options in the database that batteryfx did not put there (the user's)."""
     return {k: v for k, v in PETSc.Options().getAll().items()
-            if k.startswith(OPTIONS_PREFIX) and not heat._is_default(k, v)}
+            if k.startswith(OPTIONS_PREFIX) and not petsc_options._is_default(k, v)}
 
 
 def test_user_options_win_and_stay():
@@ -42,7 +42,8 @@ def test_user_options_win_and_stay():
                                         "ksp_rtol": "1e-12"}
         problem.step(1e-7)
         assert problem.ksp.getIterationNumber() > 1  # iterated, not a direct solve
-        assert "heat_pc_factor_mat_solver_type" in heat._DEFAULTS_SET  # batteryfx's, still on
+        # batteryfx's, still on
+        assert "heat_pc_factor_mat_solver_type" in petsc_options._DEFAULTS_SET
         problem.destroy()
         assert _heat_options() == {"heat_ksp_type": "cg", "heat_pc_type": "jacobi",
                                    "heat_ksp_rtol": "1e-12"}
@@ -52,7 +53,7 @@ def test_user_options_win_and_stay():
 
 
 def test_no_leaks_between_problems():
-    before = dict(heat._DEFAULTS_SET)
+    before = dict(petsc_options._DEFAULTS_SET)
     first = _problem("cg_icc", rtol=1e-6)
     assert first.ksp.getType() == "cg" and first.ksp.getPC().getType() == "bjacobi"
     assert first.ksp.getTolerances()[0] == pytest.approx(1e-6)
@@ -66,10 +67,10 @@ def test_no_leaks_between_problems():
     assert first.ksp.getIterationNumber() > 0 and second.ksp.getIterationNumber() <= 1
     first.destroy()
     second.destroy()
-    assert heat._DEFAULTS_SET == before  # every default set by the two is gone again
+    assert petsc_options._DEFAULTS_SET == before  # every default set by the two is gone again
     third = _problem("cg_gamg", rtol=1e-8)  # one after another: nothing left of the others
     assert third.ksp.getPC().getType() == "gamg"
     assert third.ksp.getTolerances()[0] == pytest.approx(1e-8)
     third.destroy()
-    assert heat._DEFAULTS_SET == before
+    assert petsc_options._DEFAULTS_SET == before
     assert _heat_options() == {}
