@@ -38,6 +38,7 @@ class Probes:
         tdim = mesh.topology.dim
         self._points: dict[str, tuple[list, list, list]] = {}  # field -> (xyz, cells, slots)
         self._reducers = []  # (slot, kind, form or (function, dofs), measure size)
+        self._values = []  # (slot, callable(marker) -> float, marker)
         points = [(i, p) for i, p in enumerate(specs) if p.point is not None]
         if points:
             tree = _tree(mesh)
@@ -46,10 +47,21 @@ class Probes:
             hits = dgeom.compute_colliding_cells(mesh, cand, xyz)
             num_owned_cells = mesh.topology.index_map(tdim).size_local
             for k, (i, spec) in enumerate(points):
-                cells = [c for c in hits.links(k) if c < num_owned_cells]
-                found = comm.rank if cells else comm.size
+                # compute_colliding_cells uses absolute tolerances (GJK): at micrometre scale
+                # it also returns neighbours of the cell that holds the point. Keep the owned
+                # candidate the point is least outside of in reference coordinates (0: inside;
+                # scale-free), and the rank with the best one (ties: the lowest rank)
+                cells = np.array([c for c in hits.links(k) if c < num_owned_cells],
+                                 dtype=np.int32)
+                dist = np.inf
+                if len(cells):
+                    out = np.array([_outside(mesh, c, xyz[k]) for c in cells])
+                    cells = cells[np.argsort(out, kind="stable")]
+                    dist = float(out.min())
+                best = comm.allreduce(dist, op=MPI.MIN)
+                found = comm.rank if len(cells) and dist <= best + 1e-12 else comm.size
                 owner = comm.allreduce(found, op=MPI.MIN)
-                if owner == comm.size:
+                if owner == comm.size or best > 1e-6:  # (of the reference cell's size)
                     raise CaseError(f"probes[{i}].point", list(spec.point),
                                     "not inside any mesh cell")
                 if quantities[which[i]].kind != "field":
@@ -69,7 +81,9 @@ class Probes:
             measure = (dx if marker.dim == tdim else ds)(tuple(marker.tags))
             kind = quantities[which[i]].kind
             source = sources[which[i]]
-            if kind != "field":
+            if kind == "value":  # the problem computes it (collective, same on all ranks)
+                self._values.append((i, source, spec.marker))
+            elif kind != "field":
                 size = 1.0 if kind == "integral" else geometry.measure(spec.marker)
                 self._reducers.append((i, "mean", fem.form(source * measure), size))
             elif spec.reduce == "mean":
@@ -104,6 +118,8 @@ class Probes:
                 big = np.inf if kind == "min" else -np.inf
                 out[slot] = (local.min() if kind == "min" else local.max()) if len(local) else big
         summed = self.comm.allreduce(np.where(self._extreme, 0.0, out), op=MPI.SUM)
+        for slot, fn, marker in self._values:
+            summed[slot] = fn(marker)
         for slot, kind, _, _ in self._reducers:
             if kind != "mean":
                 op = MPI.MIN if kind == "min" else MPI.MAX
@@ -113,3 +129,15 @@ class Probes:
 
 def _tree(mesh):
     return dgeom.bb_tree(mesh, mesh.topology.dim)
+
+
+def _outside(mesh, cell: int, point: np.ndarray) -> float:
+    """How far ``point`` lies outside ``cell`` in reference coordinates (0 inside; the
+    pull-back is exact for simplices, Newton for hexahedra)."""
+    x = mesh.geometry.x[mesh.geometry.dofmaps[0][cell]]
+    gdim = mesh.geometry.dim
+    X = mesh.geometry.cmaps[0].pull_back(point[None, :gdim], x[:, :gdim])[0]
+    if mesh.topology.cell_type.name in ("tetrahedron", "triangle", "interval"):
+        lam = np.concatenate([[1.0 - X.sum()], X])
+        return float(max(0.0, -lam.min()))
+    return float(max(0.0, -X.min(), X.max() - 1.0))

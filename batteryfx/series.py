@@ -19,3 +19,19 @@ def read_series(folder: Path) -> list[tuple[int, float]]:
     with h5py.File(path, "r") as f:
         times = f["VTKHDF/Steps/Values"][:]
     return [(i, float(t)) for i, t in enumerate(times)]
+
+
+def field_arrays(folder: Path) -> dict[str, tuple[str, int]]:
+    """The arrays of ``folder/fields.vtkhdf``: name -> (``"point"`` (P1, per node) or
+    ``"cell"`` (DG0, per cell), number of components); {} without the file."""
+    import h5py
+
+    path = folder / FIELDS_FILE
+    if not path.exists():
+        return {}
+    out = {}
+    with h5py.File(path, "r") as f:
+        for group, kind in (("PointData", "point"), ("CellData", "cell")):
+            for name, d in f["VTKHDF"].get(group, {}).items():
+                out[name] = (kind, 1 if d.ndim == 1 else int(d.shape[1]))
+    return out
