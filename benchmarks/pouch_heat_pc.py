@@ -18,7 +18,9 @@ previous step as initial guess for the iterative ones):
       dt changes; b as in (b).
 
 Prints per dt: setup time, time per step, iterations, the cost of a step in units of one
-MatMult with A (min of 20), resident memory added by the setup and the process's peak
+MatMult with A (wall time of the step / min of 20 MatMults; "(CPU)": the same with the
+process CPU time of the step and of a MatMult, max over the ranks, which the other load
+of a shared machine inflates much less), resident memory added by the setup and the process's peak
 (resource.getrusage), the difference of each method's first step from MUMPS's (max norm,
 relative), and ratios, then the last line
 ``ratio pouch_heat_speedup <(a) per step / (c) per step at the dt closest to 1 s>``.
@@ -169,15 +171,15 @@ class Case:
         b.axpy(-1.0, w)
         b.array[self.rows] = HOT
 
-    def matmult_time(self, A: PETSc.Mat) -> float:
+    def matmult_time(self, A: PETSc.Mat, clock=time.perf_counter) -> float:
         x, y = A.createVecs()
         x.set(1.0)
         best = np.inf
         for _ in range(20):
             self.comm.Barrier()
-            t = time.perf_counter()
+            t = clock()
             A.mult(x, y)
-            best = min(best, time.perf_counter() - t)
+            best = min(best, clock() - t)
         x.destroy()
         y.destroy()
         return self.comm.allreduce(best, op=MPI.MAX)
@@ -191,6 +193,13 @@ class Case:
 
 def wall(comm, t0: float) -> float:
     return comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+
+
+def cpu(comm, t0: float) -> float:
+    """Process CPU time since t0 (time.process_time), max over the ranks: a cost measure
+    that other processes on a shared machine inflate much less than wall time (MPI's
+    busy waiting counts as CPU time)."""
+    return comm.allreduce(time.process_time() - t0, op=MPI.MAX)
 
 
 def run_assembled(case: Case, dts, steps: int, make_ksp, label: str) -> dict:
@@ -215,13 +224,14 @@ def run_assembled(case: Case, dts, steps: int, make_ksp, label: str) -> dict:
         ksp.setUp()
         setup = wall(comm, t0)
         mem = comm.allreduce(rss_mb() - mem0, op=MPI.SUM)
-        times, its, first = [], [], None
+        times, cpus, its, first = [], [], [], None
         for _ in range(steps):
             comm.Barrier()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             case.rhs(T, dt, b, w)
             ksp.solve(b, T)
             times.append(wall(comm, t0))
+            cpus.append(cpu(comm, c0))
             its.append(ksp.getIterationNumber())
             if first is None:
                 first = T.copy()
@@ -229,6 +239,7 @@ def run_assembled(case: Case, dts, steps: int, make_ksp, label: str) -> dict:
                 raise RuntimeError(f"{label}: not converged at dt = {dt} "
                                    f"(reason {ksp.getConvergedReason()})")
         out["dt"][dt] = {"setup": setup, "step": float(np.mean(times)), "its": its,
+                         "cpu": float(np.mean(cpus)),
                          "mem": mem, "peak": comm.allreduce(peak_mb(), op=MPI.SUM),
                          "T": first, "info": dict(info) if info is not None else None}
     ksp.destroy()
@@ -280,18 +291,20 @@ def run_tutorial(case: Case, dts, steps: int, max_it: int) -> dict:
         T_old.x.array[:] = T0
         case.bc.set(T_old.x.array)
         T_new.x.array[:] = T_old.x.array
-        times, its, capped, first = [], [], 0, None
+        times, cpus, its, capped, first = [], [], [], 0, None
         for _ in range(steps):
             comm.Barrier()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             problem.solve()
             times.append(wall(comm, t0))
+            cpus.append(cpu(comm, c0))
             its.append(problem.solver.getIterationNumber())
             capped += int(problem.solver.getConvergedReason() < 0)
             if first is None:
                 first = T_new.x.petsc_vec.copy()
             T_old.x.array[:] = T_new.x.array
         out["dt"][dt] = {"setup": 0.0, "step": float(np.mean(times)), "its": its,
+                         "cpu": float(np.mean(cpus)),
                          "capped": capped, "mem": comm.allreduce(rss_mb() - mem0),
                          "peak": comm.allreduce(peak_mb(), op=MPI.SUM),
                          "T": first, "info": None}
@@ -324,9 +337,10 @@ def main() -> None:
     say(f"pouch heat: {case.ndofs} dofs, {case.nlayers} layers x ({args.nx} x {args.ny} + tab) "
         f"cells, {comm.size} rank(s); mesh + operators {case.mesh_s:.1f} s; backward Euler, "
         f"dt = {args.dt} s, rtol 1e-8")
-    tmv = {}
+    tmv, cmv = {}, {}
     for dt in args.dt:
         tmv[dt] = case.matmult_time(case.matrix(dt))
+        cmv[dt] = case.matmult_time(case.A, time.process_time)
     say("MatMult with A: " + ", ".join(f"{tmv[dt] * 1e3:.2f} ms (dt {dt:g})" for dt in args.dt))
 
     results = [run_assembled(case, args.dt, args.steps, make_column_mg(case.V, options),
@@ -345,7 +359,7 @@ def main() -> None:
     for dt in args.dt:
         say(f"\ndt = {dt:g} s   (cost in MatMult units: {tmv[dt] * 1e3:.2f} ms)")
         say(f"  {'method':28s} {'setup s':>8s} {'step s':>9s} {'its/step':>12s} "
-            f"{'MatMults':>9s} {'+RSS MB':>8s} {'peak MB':>8s} {'dT1/T1':>10s}")
+            f"{'MatMults':>9s} {'(CPU)':>6s} {'+RSS MB':>8s} {'peak MB':>8s} {'dT1/T1':>10s}")
         for r in results:
             d = r["dt"][dt]
             its = d["its"]
@@ -358,7 +372,8 @@ def main() -> None:
                 PETSc.NormType.INFINITY)
             diff.destroy()
             say(f"  {names[r['label']]} {r['label']:24s} {d['setup']:8.2f} {d['step']:9.4f} "
-                f"{its_s:>12s} {d['step'] / tmv[dt]:9.1f} {d['mem']:8.0f} {d['peak']:8.0f} "
+                f"{its_s:>12s} {d['step'] / tmv[dt]:9.1f} {d['cpu'] / cmv[dt]:6.1f} "
+                f"{d['mem']:8.0f} {d['peak']:8.0f} "
                 f"{rel:10.1e}{note}")
         by = {names[r["label"]]: r["dt"][dt] for r in results}
         c = by["(c)"]

@@ -57,32 +57,55 @@ of the coarsening, one V-cycle per CG iteration):
    If coarsening stops at once (tiny dt: the columns are weakly coupled in-plane) the
    preconditioner is the fine smoother alone.
 
+Products. Every product with a level operator inside the cycle (residuals, Chebyshev
+steps, the Lanczos estimates) uses a copy of it in symmetric block storage (``sbaij``:
+``MATSBAIJ``, the upper triangle only; refreshed in place by ``MatConvert`` with
+``MAT_REUSE_MATRIX`` at every setup): about half the memory traffic of an AIJ product,
+measured 0.75 of an AIJ ``MatMult`` on the finest level and 0.6 on the first coarse one, 15 %
+less time per step. The AIJ operators stay for the Galerkin products and the ICC / line
+factorizations (and the caller's A is used for CG's own products).
+
 The V-cycle is symmetric positive definite (the smoothers are symmetric and applied the same
 way before and after, the coarse operators are Galerkin), so it preconditions CG.
 
 Assumptions: a scalar P1 space; nodes on common z levels (an extruded mesh; the in-plane mesh
 may be graded, and need not be a tensor grid); A symmetric positive definite (Dirichlet rows
 as DOLFINx assembles them are fine: they get no coarse correction). Extra memory: the coarse
-levels (operator complexity ~2: about the nonzeros of A once more) and, with the line
-smoother, a copy of A.
+levels (operator complexity ~2: about the nonzeros of A once more), with the line
+smoother a copy of A, and with ``sbaij`` the upper triangles of the smoothed levels (about
+half the nonzeros of all levels once more).
 
 Re-use: when the operator keeps its sparsity and changes its values (dt changed:
 A = M/dt + K re-assembled, then ``ksp.setOperators(A)``), the next solve redoes the numeric
 part only: ICC factorization or the copy (``MAT_REUSE_MATRIX``), the collapsed operator,
 the coarsening (its patterns kept when it comes out the same, i.e. unless dt crosses the
-mass-dominated range), P's values, the Galerkin products (``MatPtAP`` reuse), line
-factorizations, Chebyshev bounds and the coarse factorization. With ``reuse_interpolation``
-the coarsening and P of the first setup are kept (cheapest re-setup: products, smoothers,
-coarse factorization; fine for gradual changes of dt, weaker after jumps by orders of
-magnitude). A different matrix object triggers a full setup (the columns are kept).
+mass-dominated range), P's values, the Galerkin products (``MatPtAP`` reuse), the SBAIJ
+copies, line factorizations, Chebyshev bounds and the coarse factorization. With
+``reuse_interpolation`` the coarsening and P of the first setup are kept (cheapest
+re-setup: products, smoothers, coarse factorization; fine for gradual changes of dt, weaker
+after jumps by orders of magnitude). A different matrix object triggers a full setup (the
+columns are kept).
 
 Measured (benchmarks/pouch_heat_pc.py: 58 x 45 mm pouch, 5 / 20 units of 10 layers, graded
 57 x 44 in-plane cells + tabs, footprint, hot patch; rtol 1e-8, previous step as initial
 guess): 2-10 CG iterations per step for dt = 1 ms ... 10 s, the same at 140 k and 540 k
-dofs; 10-15 MatMult-equivalents per step at dt = 1 ms, 90-100 at 1-10 s (one rank);
-~150x faster per step than LinearProblem + CG/GAMG; 1.4-1.5x less than MUMPS (reused LU)
-over 100 steps including the setup at 540 k dofs, 10x less memory; 84-87 % parallel
-efficiency on 2 ranks (line smoother, same iterations as on one rank).
+dofs. Cost of a step in MatMults with A by process CPU time (the benchmark's "(CPU)"
+column; wall time on a loaded shared machine gave 1.0-1.4x these), one rank, 140 k / 540 k
+dofs: 12 / 10 at dt = 1 ms, 75-77 / 73-77 at 1 s, 83-86 / 84-85 at 10 s (without ``sbaij``:
+12 / 11, 92-94 / 88, 99-103 / 99); 540 k on 2 ranks (line smoother): 38 / 97 / 124 (without:
+54 / 119 / 166). Where a step goes (140 k, dt = 1 s, 7 iterations: CG applies the
+preconditioner 9 times, once more for the norm of B b with a nonzero initial guess): per
+V-cycle the finest level costs 2 ICC solves (1.17 MatMult each) + 2 products (0.76 each,
+SBAIJ) + P and P^T (0.45), the coarse levels ~1.9, Python and vector operations ~0.5; CG
+itself ~1.1 per iteration. The finest level alone, 9 x 4.3 + 8 x 1.1 = 47, leaves nothing
+for the coarse levels under 50 at this iteration count; an exact coarse solve on level 1
+gives 4 iterations (the bound of the two-level method) but costs far more. Stronger or
+cheaper coarse cycles tried (Chebyshev degree 2 or 3, W-cycle, ICC on level 1, truncation
+0.35 / 0.5, strength 0.5, additive fine level: 12-14 iterations) trade iterations against
+cost per cycle at 67-100. Measured before the SBAIJ products: ~150x faster per step than
+LinearProblem + CG/GAMG; 1.4-1.5x less than MUMPS (reused LU) over 100 steps including the
+setup at 540 k dofs, 8-10x less memory; 84-87 % parallel efficiency on 2 ranks (line
+smoother, same iterations as on one rank).
 
 Usage::
 
@@ -124,6 +147,7 @@ DEFAULTS: dict[str, object] = {
     "reuse_interpolation": False,
     "rtol": 1e-9,
     "coarse_solver": "mumps",
+    "sbaij": True,
 }
 
 _INSERT = PETSc.InsertMode.INSERT
@@ -404,6 +428,7 @@ class _Level:
         self.row_col, self.row_z = row_col, row_z
         self.layout = layout
         self.A: PETSc.Mat | None = None
+        self.mv: PETSc.Mat | None = None  # A for the products: A itself or an SBAIJ copy
         self.P: PETSc.Mat | None = None
         self.smoother: PETSc.PC | None = None
         self.L: PETSc.Mat | None = None
@@ -417,6 +442,23 @@ class _Level:
         self._p_pattern = None
         self._line_pattern = None
         self._lb = self._lx = None
+
+    def setup_products(self, sbaij: bool) -> None:
+        """The matrix of the cycle's products with A: A itself, or with ``sbaij`` a copy
+        in symmetric block storage (the upper triangle only: about half the memory
+        traffic of a product; refreshed in place when A's values change)."""
+        if not sbaij:
+            if self.mv is not None and self.mv is not self.A:
+                self.mv.destroy()
+            self.mv = self.A
+            return
+        self.A.setOption(PETSc.Mat.Option.SYMMETRIC, True)
+        if self.mv is None or self.mv is self.A or self.mv.getSize() != self.A.getSize():
+            if self.mv is not None and self.mv is not self.A:
+                self.mv.destroy()
+            self.mv = self.A.convert(PETSc.Mat.Type.SBAIJ, PETSc.Mat())
+        else:
+            self.A.convert(PETSc.Mat.Type.SBAIJ, self.mv)
 
     def make_vecs(self) -> None:
         if not self.vecs:
@@ -634,7 +676,7 @@ class _Level:
         _, _, r, d, w = self.vecs
         z = self.vecs[1]
         r.array[:] = _probe(gx[self.row_col], gy[self.row_col], self.row_z)
-        self.emax = _lanczos_max(self.A, self.precondition, r, d, z, w, steps)
+        self.emax = _lanczos_max(self.mv, self.precondition, r, d, z, w, steps)
         return self.emax
 
     def destroy(self, keep_A: bool = False) -> None:
@@ -642,6 +684,9 @@ class _Level:
         if self._ghosts is not None:
             self._ghosts[2].destroy()
             self._ghosts[3].destroy()
+        if self.mv is not None and self.mv is not self.A:
+            self.mv.destroy()
+        self.mv = None
         for obj in (None if keep_A else self.A, self.P, self.L, self.smoother, *self.vecs,
                     self._lb, self._lx):
             if obj is not None:
@@ -761,6 +806,8 @@ class ColumnMG:
         direct = len(self.levels) > 1 and last.layout.size <= opt["coarse_size"]
         for lev in self.levels[int(self.smoother == "icc"):len(self.levels) - direct]:
             lev.setup_lines()
+        for lev in self.levels[:len(self.levels) - direct]:
+            lev.setup_products(bool(opt["sbaij"]))
         g = (c["gx"], c["gy"])
         for i, lev in enumerate(self.levels[:len(self.levels) - direct]):
             gx, gy = g if i == 0 else (lev.layout.gx, lev.layout.gy)
@@ -886,7 +933,7 @@ class ColumnMG:
             fine.precondition(b, x)
             return
         _, _, r, d, w = fine.vecs
-        A, P, omega = fine.A, fine.P, self._omega
+        A, P, omega = fine.mv, fine.P, self._omega
         fine.precondition(b, x)
         if omega != 1.0:
             x.scale(omega)
@@ -923,7 +970,7 @@ class ColumnMG:
             self._cycle(k + 1, nxt.vecs[0], nxt.vecs[1])
             lev.P.mult(nxt.vecs[1], d)
             x.axpy(1.0, d)
-            lev.A.mult(d, w)
+            lev.mv.mult(d, w)
             r.axpy(-1.0, w)
         self._smooth(lev, x, r, final_residual=False)
 
@@ -944,7 +991,7 @@ class ColumnMG:
         for i in range(1, degree + 1):
             if i == degree and not final_residual:
                 break
-            lev.A.mult(d, w)
+            lev.mv.mult(d, w)
             r.axpy(-1.0, w)
             if i == degree:
                 break
@@ -994,7 +1041,9 @@ def setup_column_mg(ksp: PETSc.KSP, A: PETSc.Mat | None, V, **options) -> dict:
     "mumps"); ``max_levels``; ``lanczos_steps`` for the emax estimates;
     ``reuse_interpolation`` keep the coarsening and P of the first setup when the values of A
     change (cheaper re-setup, more iterations after a large change of dt); ``rtol``
-    coordinate tolerance relative to the mesh extent.
+    coordinate tolerance relative to the mesh extent; ``sbaij`` the cycle's products with
+    SBAIJ copies of the level operators (less time per step, more memory; False: with the
+    AIJ operators themselves).
 
     Returns the live ``info`` dict of the preconditioner (updated at each setup). When A's
     values change (same sparsity), call ``ksp.setOperators(A)``: the numeric re-setup runs

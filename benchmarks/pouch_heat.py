@@ -1,0 +1,220 @@
+"""Transient heat in a layer-resolved pouch cell: three ways to take the same steps, side by side.
+
+The mesh and the physics are batteryfx's own (``cases/pouch_hotspot_piag_vs_cu.toml``: the pouch
+builder with real footprints, tabs, the laminate, a 2 x 2 mm region held at 473 K inside the
+stack, natural convection outside), with ``--cathodes N`` (2N unit cells) and in-plane mesh
+sizes from the command line. Every method takes ``--steps`` backward-Euler steps at each
+``--dt`` from the same initial state (298 K), with rtol 1e-8 for the iterative ones:
+
+  (a) the DOLFINx tutorial way: ``dolfinx.fem.petsc.LinearProblem(a, L, bcs).solve()`` every
+      step (re-assembles A and b, sets the preconditioner up again), CG + GAMG (PETSc
+      defaults), capped at ``--gamg-max-it`` iterations (capped steps are flagged);
+  (b) MUMPS LU with the factorization reused (batteryfx ``physics.solver = "direct"``);
+  (c) batteryfx's default for this size (``physics.solver = "auto"``; ``--solver`` to force
+      one, e.g. ``cg_column_mg``).
+
+(b) and (c) run through batteryfx's HeatProblem (operators assembled once, A = M/dt + K
+re-assembled only when dt changes). Printed per method and dt: setup time (the first step
+at that dt: assembly, factorization or multigrid setup), mean time per later step, linear
+iterations per step, the cost of a step in matrix-vector products with A (time per step /
+one MatMult, min of 20), the peak resident memory of the process so far, and the largest
+difference of the final temperatures from (b) (K). Then the ratios, and as the last line
+``ratio pouch_heat_speedup <(a) per step / (c) per step at the dt closest to 1 s>``.
+
+    python benchmarks/pouch_heat.py --cathodes 2 --mesh-size 2mm      # 134 k dofs (cathodes >= 2)
+    python benchmarks/pouch_heat.py --cathodes 3 --mesh-size 0.8mm           # ~0.5 M dofs
+    python benchmarks/pouch_heat.py --cathodes 10 --mesh-size 1.5mm          # 20 units
+    mpiexec -n 2 python benchmarks/pouch_heat.py --cathodes 3 --mesh-size 0.8mm
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+from mpi4py import MPI
+from petsc4py import PETSc
+
+import numpy as np
+
+import batteryfx  # noqa: F401  (imports dolfinx_solver before dolfinx when installed)
+from batteryfx.case import load_case
+from batteryfx.cli import bundled_cases
+from batteryfx.geometry_args import build_case_geometry
+from batteryfx.run import build_problem
+
+
+def peak_mb(comm) -> float:
+    """Peak resident memory so far, summed over the ranks (MB)."""
+    return comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def case_for(args, solver: str):
+    sets = [f"geometry.cathodes={args.cathodes}", f"geometry.mesh_size={args.mesh_size}",
+            f"geometry.regions[0].mesh_size={args.spot_mesh_size}",
+            "physics.scheme='theta'", "physics.theta=1.0", f"physics.solver='{solver}'",
+            "physics.rtol=1e-8", "physics.mass_lumping=false"]
+    return load_case(bundled_cases()["pouch_hotspot_piag_vs_cu"], sets)
+
+
+def matmult_time(A: PETSc.Mat, comm) -> float:
+    x, y = A.createVecs()
+    x.set(1.0)
+    best = np.inf
+    for _ in range(20):
+        comm.Barrier()
+        t = time.perf_counter()
+        A.mult(x, y)
+        best = min(best, time.perf_counter() - t)
+    x.destroy()
+    y.destroy()
+    return comm.allreduce(best, op=MPI.MAX)
+
+
+def run_batteryfx(args, solver: str, geometry, comm) -> dict:
+    """(b) / (c): HeatProblem with the case's conditions; per dt setup and step times."""
+    problem = build_problem(case_for(args, solver), geometry)
+    out = {"label": f"batteryfx {problem.solver}", "dt": {}}
+    for dt in args.dts:
+        problem.T.x.array[:] = 298.0
+        it0 = problem.iterations
+        comm.Barrier()
+        t0 = time.perf_counter()
+        problem.step(dt)
+        setup = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+        it1 = problem.iterations
+        comm.Barrier()
+        t0 = time.perf_counter()
+        for _ in range(args.steps - 1):
+            problem.step(dt)
+        per = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX) / max(args.steps - 1, 1)
+        its = (problem.iterations - it1) / max(args.steps - 1, 1)
+        out["dt"][dt] = {"setup_s": setup, "step_s": per, "iterations": its,
+                         "first_iterations": it1 - it0, "matmult_s": matmult_time(problem.A,
+                                                                                   comm),
+                         "peak_mb": peak_mb(comm), "T": problem.T.x.array.copy()}
+    out["dofs"] = problem.num_dofs
+    problem.destroy()
+    return out
+
+
+def run_tutorial(args, geometry, comm, reference: dict) -> dict:
+    """(a): a LinearProblem per step with CG + GAMG, as the DOLFINx tutorial teaches."""
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem.petsc import LinearProblem
+
+    heat = build_problem(case_for(args, "direct"), geometry)  # for k, rho c_p, V, the bcs
+    V, mesh = heat.V, geometry.mesh
+    k = heat.conductivity
+    rc = heat.heat_capacity
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    T_n = fem.Function(V)
+    dtc = fem.Constant(mesh, PETSc.ScalarType(1.0))
+    if isinstance(k, tuple):
+        kk = ufl.as_matrix([[k[0], 0, 0], [0, k[0], 0], [0, 0, k[1]]])
+        flux = ufl.inner(kk * ufl.grad(u), ufl.grad(v))
+    else:
+        flux = k * ufl.inner(ufl.grad(u), ufl.grad(v))
+    ds = ufl.Measure("ds", domain=mesh, subdomain_data=geometry.facet_tags)
+    outer = ds(tuple(geometry.markers["outer"].tags))
+    h, t_amb = 10.0, 298.0
+    a = rc / dtc * u * v * ufl.dx + flux * ufl.dx + h * u * v * outer
+    L = rc / dtc * T_n * v * ufl.dx + h * t_amb * v * outer
+    out = {"label": "tutorial LinearProblem CG+GAMG", "dt": {}}
+    for dt in args.dts:
+        dtc.value = dt
+        T_n.x.array[:] = 298.0
+        problem = LinearProblem(
+            a, L, bcs=heat.bcs, petsc_options_prefix="tutorial_",
+            petsc_options={"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-8,
+                           "ksp_max_it": args.gamg_max_it})
+        times, its, capped = [], [], 0
+        for _ in range(args.steps):
+            comm.Barrier()
+            t0 = time.perf_counter()
+            T = problem.solve()
+            times.append(comm.allreduce(time.perf_counter() - t0, op=MPI.MAX))
+            n = problem.solver.getIterationNumber()
+            its.append(n)
+            capped += n >= args.gamg_max_it
+            T_n.x.array[:] = T.x.array
+        A = problem.A
+        out["dt"][dt] = {"setup_s": times[0], "step_s": float(np.mean(times[1:] or times)),
+                         "iterations": float(np.mean(its)), "capped_steps": capped,
+                         "matmult_s": matmult_time(A, comm), "peak_mb": peak_mb(comm),
+                         "T": T_n.x.array.copy()}
+    out["dofs"] = heat.num_dofs
+    heat.destroy()
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--cathodes", type=int, default=2)
+    p.add_argument("--mesh-size", default="2mm")
+    p.add_argument("--spot-mesh-size", default="0.25mm")
+    p.add_argument("--dts", type=float, nargs="+", default=[1e-3, 1e-1, 1.0])
+    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--solver", default="auto", help="(c): physics.solver")
+    p.add_argument("--methods", default="abc")
+    p.add_argument("--gamg-max-it", type=int, default=3000)
+    args = p.parse_args()
+    comm = MPI.COMM_WORLD
+
+    def say(*a):
+        if comm.rank == 0:
+            print(*a, flush=True)
+
+    t0 = time.perf_counter()
+    geometry = build_case_geometry(case_for(args, "direct").geometry, comm)
+    say(f"pouch: {2 * args.cathodes} unit cells, mesh {args.mesh_size} (spot "
+        f"{args.spot_mesh_size}), {geometry.num_cells_global()} cells, built in "
+        f"{time.perf_counter() - t0:.1f} s on {comm.size} rank(s)")
+    results = {}
+    for m in args.methods:  # (c) before (b): MUMPS's memory would hide (c)'s peak
+        if m == "c":
+            results["c"] = run_batteryfx(args, args.solver, geometry, comm)
+    if "b" in args.methods:
+        results["b"] = run_batteryfx(args, "direct", geometry, comm)
+    if "a" in args.methods:
+        results["a"] = run_tutorial(args, geometry, comm, results.get("b"))
+    ref = results.get("b")
+    say(f"dofs: {next(iter(results.values()))['dofs']}")
+    say(f"{'method':34s} {'dt s':>8s} {'setup s':>9s} {'step s':>9s} {'its':>7s} "
+        f"{'MatMult-eq':>10s} {'peak MB':>9s} {'|dT| vs b':>10s}")
+    for key in "abc":
+        if key not in results:
+            continue
+        r = results[key]
+        for dt, d in r["dt"].items():
+            diff = ""
+            if ref is not None:
+                local = np.abs(d["T"] - ref["dt"][dt]["T"]).max(initial=0.0)
+                diff = f"{comm.allreduce(local, op=MPI.MAX):10.2e}"
+            flag = f" ({d['capped_steps']} capped)" if d.get("capped_steps") else ""
+            say(f"({key}) {r['label']:30s} {dt:8.0e} {d['setup_s']:9.3f} {d['step_s']:9.4f} "
+                f"{d['iterations']:7.1f} {d['step_s'] / d['matmult_s']:10.1f} "
+                f"{d['peak_mb']:9.0f} {diff}{flag}")
+    target = min(args.dts, key=lambda d: abs(np.log(d)))
+    for num, den in (("a", "c"), ("b", "c")):
+        if num in results and den in results:
+            for dt in args.dts:
+                rn, rd = results[num]["dt"][dt], results[den]["dt"][dt]
+                say(f"({num}) / ({den}) per step at dt = {dt:g} s: "
+                    f"{rn['step_s'] / rd['step_s']:.3g}")
+    if "b" in results and "c" in results:
+        n = 100
+        for dt in args.dts:
+            rb, rc_ = results["b"]["dt"][dt], results["c"]["dt"][dt]
+            cost_b = rb["setup_s"] + (n - 1) * rb["step_s"]
+            cost_c = rc_["setup_s"] + (n - 1) * rc_["step_s"]
+            say(f"(b) / (c) over {n} steps incl. setup at dt = {dt:g} s: {cost_b / cost_c:.3g}")
+    if "a" in results and "c" in results:
+        ratio = results["a"]["dt"][target]["step_s"] / results["c"]["dt"][target]["step_s"]
+        say(f"ratio pouch_heat_speedup {ratio:.4g}")
+
+
+if __name__ == "__main__":
+    main()
