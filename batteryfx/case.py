@@ -199,7 +199,86 @@ class PouchGeometry(_Section):
     homogenised_cells: Annotated[int, Field(ge=1, le=10000)] | None = None
 
 
-GeometrySection = Annotated[CouponGeometry | PouchGeometry, Field(discriminator="kind")]
+class _ParticleMesh(_Section):
+    """Mesh keys shared by the particle kinds (geometry/particles.py): tetrahedra of size
+    ``mesh_size`` inside, ``surface_mesh_size`` at the surface (and at a core-shell
+    interface), growing over ``surface_refinement_width``; ``order`` 1 or 2 (curved)."""
+
+    mesh_size: PositiveLength
+    surface_mesh_size: PositiveLength | None = None
+    surface_refinement_width: PositiveLength | None = None
+    order: Literal[1, 2] = 1
+
+
+class SphereGeometry(_ParticleMesh):
+    """A sphere centred on the origin; ``octant``: only x, y, z >= 0 (faces symmetry_x/y/z)."""
+
+    kind: Literal["sphere"]
+    radius: PositiveLength
+    octant: bool = False
+
+
+class EllipsoidGeometry(_ParticleMesh):
+    """An ellipsoid with semi-axes along x, y, z, centred on the origin."""
+
+    kind: Literal["ellipsoid"]
+    semi_axes: tuple[PositiveLength, PositiveLength, PositiveLength]
+    octant: bool = False
+
+
+class CoreShellGeometry(_ParticleMesh):
+    """A spherical core with a shell (coating / reconstructed surface layer): volumes
+    ``core``, ``shell``, ``particle``; facets ``interface``, ``surface``."""
+
+    kind: Literal["core_shell"]
+    core_radius: PositiveLength
+    shell_thickness: PositiveLength
+    octant: bool = False
+
+
+class PolycrystalGeometry(_ParticleMesh):
+    """A secondary particle of ``grains`` Voronoi grains in a sphere, each with a random
+    crystal orientation (uniform on SO(3)); ``seed`` fixes grains and orientations. Volumes
+    ``grain1`` ...; facets ``grain_boundaries`` (interior), ``surface``."""
+
+    kind: Literal["polycrystal"]
+    radius: PositiveLength
+    grains: Annotated[int, Field(ge=1, le=2000)]
+    seed: Annotated[int, Field(ge=0)] = 0
+    min_seed_spacing: Annotated[float, Field(ge=0, lt=1)] = 0.5
+
+
+class ParticleInMatrixGeometry(_ParticleMesh):
+    """A sphere (or core-shell with ``shell_thickness`` > 0) bonded in a cube
+    (``matrix_shape = "box"``, edge 2 x ``matrix_extent``) or sphere (radius
+    ``matrix_extent``) of matrix (solid electrolyte): volumes ``particle``, ``matrix``;
+    facets ``surface`` (the bonded interface), ``outer``."""
+
+    kind: Literal["particle_in_matrix"]
+    radius: PositiveLength
+    matrix_extent: PositiveLength
+    matrix_shape: Literal["box", "sphere"] = "box"
+    shell_thickness: Annotated[Length, Field(ge=0)] = 0.0
+    matrix_mesh_size: PositiveLength | None = None
+    octant: bool = False
+
+
+class MeshFileGeometry(_Section):
+    """A mesh file: Gmsh .msh (physical groups become markers) or any volume mesh meshio
+    reads; ``scale`` multiplies the coordinates (1e-6 for micrometres)."""
+
+    kind: Literal["mesh_file"]
+    path: Annotated[str, Field(min_length=1)]
+    scale: Annotated[float, Field(gt=0)] = 1.0
+    cell_data: str | None = None
+
+
+PARTICLE_GEOMETRIES = (SphereGeometry, EllipsoidGeometry, CoreShellGeometry,
+                       PolycrystalGeometry, ParticleInMatrixGeometry, MeshFileGeometry)
+GeometrySection = Annotated[
+    CouponGeometry | PouchGeometry | SphereGeometry | EllipsoidGeometry | CoreShellGeometry
+    | PolycrystalGeometry | ParticleInMatrixGeometry | MeshFileGeometry,
+    Field(discriminator="kind")]
 
 
 # --------------------------------------------------------------------------- physics
@@ -485,8 +564,9 @@ def _case_error(exc: ValidationError, data: dict) -> CaseError:
             continue
         if isinstance(node, dict) and item not in node and err["type"] != "missing":
             continue  # the tag of a discriminated union
-        if isinstance(node, dict) and "type" in node and item == node.get("type"):
-            continue
+        if isinstance(node, dict) and item in (node.get("type"), node.get("model"),
+                                               node.get("kind")):
+            continue  # the tag of a discriminated union (conditions, physics, geometry)
         keys.append(("." if keys else "") + str(item))
         node = node.get(item) if isinstance(node, dict) else None
     key = "".join(keys)
@@ -524,11 +604,12 @@ def _unwrap(annotation: Any, node: Any) -> type[BaseModel] | None:
         return _unwrap(args[0], node) if args else None
     if origin in (typing.Union, types.UnionType):
         members = [m for a in typing.get_args(annotation) if (m := _unwrap(a, node))]
-        if isinstance(node, dict) and "type" in node:
-            for m in members:
-                tag = m.model_fields.get("type")
-                if tag is not None and node["type"] in typing.get_args(tag.annotation):
-                    return m
+        for key in ("type", "model", "kind"):  # the union's tag
+            if isinstance(node, dict) and key in node:
+                for m in members:
+                    tag = m.model_fields.get(key)
+                    if tag is not None and node[key] in typing.get_args(tag.annotation):
+                        return m
         return members[0] if len(members) == 1 else None
     return None
 
@@ -539,7 +620,8 @@ def _field_model_at(model: type[BaseModel], loc: tuple, data: Any) -> type[BaseM
     for item in loc:
         if isinstance(item, int):
             node = node[item] if isinstance(node, list) and item < len(node) else None
-            if isinstance(node, dict) and current is not None and "type" in node:
+            if isinstance(node, dict) and current is not None and (
+                    {"type", "model", "kind"} & set(node)):
                 current = _unwrap(current, node) or current
             continue
         if isinstance(node, dict) and item not in node:

@@ -200,9 +200,26 @@ def materials_for(case, rows) -> dict:
             for name in _used(rows)}
 
 
+def particle_spec_from_case(section, key: str = SECTION):
+    """A particle builder's arguments (geometry/particles.py): the section's keys are the
+    spec's fields (SI), so this is a copy; the builder checks the values against each other
+    (GeometryError on a field -> CaseError on the same key)."""
+    from batteryfx.geometry import particles
+
+    specs = {cls.kind: cls for cls in (particles.SphereSpec, particles.EllipsoidSpec,
+                                       particles.CoreShellSpec, particles.PolycrystalSpec,
+                                       particles.ParticleInMatrixSpec, particles.MeshFileSpec)}
+    values = section.model_dump(exclude={"kind"})
+    return specs[section.kind](**{k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in values.items()})
+
+
 #: geometry kind -> translation of its case section into the builder's spec
-SPEC_FROM_CASE: dict[str, Callable[[Any, str], Any]] = {"coupon": coupon_spec_from_case,
-                                                        "pouch": pouch_spec_from_case}
+SPEC_FROM_CASE: dict[str, Callable[[Any, str], Any]] = {
+    "coupon": coupon_spec_from_case, "pouch": pouch_spec_from_case,
+    **{kind: particle_spec_from_case for kind in ("sphere", "ellipsoid", "core_shell",
+                                                  "polycrystal", "particle_in_matrix",
+                                                  "mesh_file")}}
 
 
 def geometry_spec(section, key: str = SECTION):

@@ -46,6 +46,7 @@ OUTPUT_PATTERNS = (*TOP_FILES,
                    "fields/fields.vtkhdf.series", "fields/fields.vtkhdf.series.tmp",
                    "fields/fields.vtkhdf", "fields/fields.vtkhdf.tmp",
                    "figures/temperature_cut_[xyz].png", "figures/probes.png",
+                   "figures/particle_clip.png",
                    "checkpoint/state.npz", "checkpoint/state.tmp.npz",
                    # batteryfx compare's report folder
                    "compare.json", "compare.md", "figures/compare_probes.png",

@@ -79,8 +79,8 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
     problem = physics.build(case, geometry)
     probes = Probes(case.probes, geometry, physics.probe_sources(problem), physics.quantities,
                     physics.primary)
-    fields = physics.fields(problem)  # written and checkpointed, by output name
-    node_map = NodeMap(next(iter(fields.values())).function_space)
+    state_fields = physics.checkpoint_fields(problem)  # what a checkpoint holds, by name
+    node_map = NodeMap(next(iter(state_fields.values())).function_space)
     LOGGER.info(f"mesh: {geometry.num_cells_global()} cells, {problem.num_dofs} dofs "
                 f"({time.perf_counter() - t_geo:.1f} s)")
 
@@ -98,10 +98,11 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
 
     def snapshot():
         """Fields at the current time appended to fields/fields.vtkhdf (collective)."""
-        name = write_snapshot(outdir / "fields", len(series), stepper.t, node_map, fields)
+        name = write_snapshot(outdir / "fields", len(series), stepper.t, node_map,
+                              physics.fields(problem))
         series.append((name, stepper.t))
     if restart is not None:
-        state = load_checkpoint(checkpoint, node_map, fields)
+        state = load_checkpoint(checkpoint, node_map, state_fields)
         stepper.restore(state["stepper"])
         problem.t = stepper.t
         problem.restore(state["problem"])
@@ -130,7 +131,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
 
     def save_state():
         writer.flush()
-        save_checkpoint(checkpoint, node_map, fields, {
+        save_checkpoint(checkpoint, node_map, state_fields, {
             "stepper": stepper.state(), "problem": problem.state(),
             "probe_rows": writer.rows, "series": series})
 

@@ -50,6 +50,7 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "specific_capacity": ("[current] * [time] / [mass]", "277.6 mA*h/g"),
     "lattice_length": ("[length]", "2.87 angstrom"),
     "volume": ("[length] ** 3", "33.7 angstrom^3"),
+    "molar_flux": ("[substance] / [length] ** 2 / [time]", "2e-5 mol/(m^2*s)"),
 }
 
 
@@ -188,4 +189,7 @@ ActivationEnergy = _quantity("activation_energy")
 SpecificCapacity = _quantity("specific_capacity")
 LatticeLength = _quantity("lattice_length")
 Volume = _quantity("volume")
+Pressure = _quantity("pressure")
+CurrentDensity = _quantity("current_density")
+MolarFlux = _quantity("molar_flux")
 CRate = Annotated[float, BeforeValidator(to_c_rate)]

@@ -47,8 +47,13 @@ def make_figures(out: Path) -> list[Path]:
     written = []
     (out / "figures").mkdir(exist_ok=True)
     series = read_series(out / "fields")
-    if series:
+    model = case.get("physics", {}).get("model", "heat")
+    if series and model == "heat":
         written.append(cut_plane_figure(out, case, summary, series))
+    elif series and model == "chemomech":
+        from batteryfx.post.particle_figures import particle_clip_figure
+
+        written += [p for p in [particle_clip_figure(out, case, series)] if p is not None]
     if fig.get("probe_plot", True) and (out / "probes.csv").exists():
         written.append(probe_figure(out, case, summary))
     return written
@@ -73,7 +78,8 @@ def _offscreen() -> None:
 
 def _read_vtkhdf(path: Path, step: int):
     """The saved fields of output ``step`` of a transient VTKHDF file as a PyVista grid
-    (coordinates in metres)."""
+    (coordinates in metres): P1 fields as point arrays, DG0 fields as cell arrays ((n,) or
+    (n, components)), and the step's time as field data ``Time``."""
     import pyvista as pv
     import vtk
 
@@ -206,7 +212,8 @@ def vertical_exaggeration(cut, across: int, up: int, requested: float | None) ->
 
 
 def probe_figure(out: Path, case: dict, summary: dict) -> Path:
-    """Every probe's temperature against time (log time axis by default)."""
+    """Every probe against time (log time axis by default), one panel per unit: temperatures
+    in K with the 50 % rise line of a heat run; stresses in MPa; the rest as written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -214,24 +221,35 @@ def probe_figure(out: Path, case: dict, summary: dict) -> Path:
 
     t, series = read_probes(out / "probes.csv")
     fig_opts = case.get("figures", {})
-    fig, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
     positive = t > 0
     units = read_units(out / "probes.csv")
-    for name, v in series.items():
-        if units.get(name, "K") == "K":  # (stored heat and fluxes: batteryfx compare)
-            ax.plot(t[positive], v[positive], label=name)
-    t_ref = summary.get("reference_temperature_K")
-    t0 = case["physics"]["initial_temperature"]
-    if t_ref is not None:
-        ax.axhline(t0 + 0.5 * (t_ref - t0), color="grey", ls=":", lw=1,
-                   label="50 % of the source rise")
-    if fig_opts.get("log_time_axis", True):
-        ax.set_xscale("log")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("temperature (K)")
-    ax.set_title(case.get("title", ""), fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    heat = case.get("physics", {}).get("model", "heat") == "heat"
+    # heat runs: temperatures only (stored heat and fluxes: batteryfx compare)
+    shown = sorted({u for u in units.values() if u == "K" or not heat},
+                   key=lambda u: (u != "K", u)) or ["K"]
+    labels = {"K": "temperature (K)", "Pa": "stress (MPa)", "mol_m3": "c (mol/m^3)",
+              "1": "state of charge", "J": "energy (J)", "mol": "Li (mol)",
+              "W_m2": "mean heat flux (W/m^2)"}
+    fig, axes = plt.subplots(1, len(shown), figsize=(8 * len(shown), 4.5), squeeze=False,
+                             constrained_layout=True)
+    for ax, unit in zip(axes[0], shown, strict=True):
+        scale = 1e-6 if unit == "Pa" else 1.0
+        for name, v in series.items():
+            if units.get(name, "K") == unit:
+                ax.plot(t[positive], scale * v[positive], label=name)
+        if unit == "K" and heat:
+            t_ref = summary.get("reference_temperature_K")
+            t0 = case["physics"]["initial_temperature"]
+            if t_ref is not None:
+                ax.axhline(t0 + 0.5 * (t_ref - t0), color="grey", ls=":", lw=1,
+                           label="50 % of the source rise")
+        if fig_opts.get("log_time_axis", True):
+            ax.set_xscale("log")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(labels.get(unit, unit))
+        ax.set_title(case.get("title", ""), fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
     path = out / "figures" / "probes.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from batteryfx.quantities import unit_suffixes
+
 
 def read_probes(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(time_s, {probe name: values in K}) from probes.csv."""
+    """(time_s, {probe name: values in the probe's unit}) from probes.csv."""
     with open(path, newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader)
@@ -19,19 +21,15 @@ def read_probes(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return data[:, 0], {n: data[:, i + 1] for i, n in enumerate(names)}
 
 
-#: probes.csv column suffixes: the unit of each probe
-UNIT_SUFFIXES = ("_K", "_J", "_W_m2")
-
-
 def _split(column: str) -> tuple[str, str]:
-    for suffix in UNIT_SUFFIXES:
+    for suffix in unit_suffixes():
         if column.endswith(suffix):
             return column.removesuffix(suffix), suffix[1:]
     return column, ""
 
 
 def read_units(path: Path) -> dict[str, str]:
-    """{probe name: unit} from probes.csv's header ("K", "J", "W_m2")."""
+    """{probe name: unit} from probes.csv's header ("K", "J", "W_m2", "Pa", ...)."""
     with open(path, newline="") as fh:
         header = next(csv.reader(fh))
     return dict(_split(h) for h in header[1:])
@@ -73,7 +71,7 @@ def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[fl
         k = int(np.flatnonzero(v >= v.max() - tol)[0])
         unit = (units or {}).get(name, "K")
         res = {f"final_{unit}": float(v[-1]), f"max_{unit}": float(v.max()),
-               "time_of_max_s": float(t[k])}
+               "time_of_max_s": float(t[k]), f"min_{unit}": float(v.min())}
         if unit != "K":
             out[name] = res
             continue

@@ -25,22 +25,12 @@ Modules here import no DOLFINx at module level (validating a case does not need 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-#: probe kinds: ``field`` samples a scalar function (point value, mean / max / min over a
-#: marker); ``integral`` integrates an expression over a volume marker; ``mean`` averages it
-PROBE_KINDS = ("field", "integral", "mean")
+from batteryfx.quantities import Quantity  # noqa: F401  (re-exported)
 
-
-@dataclass(frozen=True)
-class Quantity:
-    """A probe quantity: its unit (the probes.csv column suffix, e.g. ``K`` or ``W_m2``) and
-    how a marker probe reduces it (:data:`PROBE_KINDS`)."""
-
-    unit: str
-    kind: str = "field"
-    description: str = ""
+#: probe kinds (see :class:`~batteryfx.quantities.Quantity`)
+PROBE_KINDS = ("field", "integral", "mean", "value")
 
 
 class PhysicsModel:
@@ -68,6 +58,10 @@ class PhysicsModel:
     def fields(self, problem) -> dict[str, Any]:
         """Functions written to the fields file and the checkpoints, by output name."""
         raise NotImplementedError
+
+    def checkpoint_fields(self, problem) -> dict[str, Any]:
+        """Functions a checkpoint stores (with ``problem.state()``); default: the fields."""
+        return self.fields(problem)
 
     def probe_sources(self, problem) -> dict[str, Any]:
         """For every quantity: the function (``field``) or UFL expression (``integral`` /

@@ -15,7 +15,8 @@ from pydantic import Field, model_validator
 
 from batteryfx.errors import CaseError
 from batteryfx.log import LOGGER
-from batteryfx.physics.base import PhysicsModel, Quantity, register
+from batteryfx.physics.base import PhysicsModel, register
+from batteryfx.quantities import QUANTITIES
 from batteryfx.schema import (
     MAX_HEAT_FLUX,
     MAX_HEAT_TRANSFER_COEFFICIENT,
@@ -391,12 +392,7 @@ class HeatModel(PhysicsModel):
     section = HeatSection
     conditions = (TemperatureBC, ConvectionBC, RadiationBC, HeatFluxBC, InsulatedBC)
     sources = (PowerSource, TotalPowerSource, InternalShortSource)
-    quantities = {
-        "temperature": Quantity("K", "field", "temperature"),
-        "heat": Quantity("J", "integral", "stored heat rho c_p (T - T0) over the marker"),
-        "flux_in_plane": Quantity("W_m2", "mean", "mean |q| along the layers"),
-        "flux_through": Quantity("W_m2", "mean", "mean |q| across the layers"),
-    }
+    quantities = QUANTITIES["heat"]
     primary = "temperature"
 
     def check(self, case, plan) -> None:

