@@ -53,19 +53,24 @@ REDUCED_COUPON = [
 ]
 
 
-def reduced_coupon_case(folder):
-    """Write the bundled coupon case with the REDUCED_COUPON overrides applied to ``folder``."""
+def bundled_case_with(name: str, overrides: list[str], path):
+    """Write the bundled case ``name`` with ``--set`` style ``overrides`` to ``path`` (rank 0;
+    every rank waits) and return the path."""
     import tomli_w
 
     from batteryfx.case import apply_overrides, read_toml
     from batteryfx.cli import bundled_cases
 
-    data = apply_overrides(read_toml(bundled_cases()["coupon_pi_ag_vs_cu"]), REDUCED_COUPON)
-    path = folder / "coupon_reduced.toml"
+    data = apply_overrides(read_toml(bundled_cases()[name]), list(overrides))
     if MPI.COMM_WORLD.rank == 0:
         path.write_text(tomli_w.dumps(data))
     MPI.COMM_WORLD.Barrier()
     return path
+
+
+def reduced_coupon_case(folder):
+    """Write the bundled coupon case with the REDUCED_COUPON overrides applied to ``folder``."""
+    return bundled_case_with("coupon_pi_ag_vs_cu", REDUCED_COUPON, folder / "coupon_reduced.toml")
 
 
 def expect_one_error(capfd, argv: list[str], *texts: str) -> str:

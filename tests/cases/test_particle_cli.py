@@ -12,7 +12,7 @@ import pytest
 
 from batteryfx.cli import main
 from batteryfx.solvers.analytic_particle import SphereDIS
-from tests.helpers import assert_ranks_agree, expect_one_error
+from tests.helpers import assert_ranks_agree, bundled_case_with, expect_one_error
 
 comm = MPI.COMM_WORLD
 FARADAY = 96485.33212
@@ -26,18 +26,8 @@ REDUCED = ['geometry.mesh_size="1 um"', 'geometry.surface_mesh_size="0.6 um"',
 
 
 def _reduced(folder, extra=()):
-    import tomli_w
-
-    from batteryfx.case import apply_overrides, read_toml
-    from batteryfx.cli import bundled_cases
-
-    data = apply_overrides(read_toml(bundled_cases()["sphere_dis_validation"]),
-                           REDUCED + list(extra))
-    path = folder / f"sphere{len(extra)}.toml"
-    if comm.rank == 0:
-        path.write_text(tomli_w.dumps(data))
-    comm.Barrier()
-    return path
+    return bundled_case_with("sphere_dis_validation", REDUCED + list(extra),
+                             folder / f"sphere{len(extra)}.toml")
 
 
 @pytest.mark.mpi

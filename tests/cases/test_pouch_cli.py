@@ -11,7 +11,7 @@ from mpi4py import MPI
 import pytest
 
 from batteryfx.cli import main
-from tests.helpers import assert_ranks_agree
+from tests.helpers import assert_ranks_agree, bundled_case_with
 
 comm = MPI.COMM_WORLD
 #: CI size of cases/pouch_hotspot_piag_vs_cu.toml: coarse in-plane, short
@@ -27,18 +27,9 @@ PROBES_2UNITS = ["probes=[{name='unit2_max', marker='unit2', reduce='max', thres
 
 
 def _reduced(shared_tmp, unit: str, extra: list[str] = ()):
-    import tomli_w
-
-    from batteryfx.case import apply_overrides, read_toml
-    from batteryfx.cli import bundled_cases
-
-    data = apply_overrides(read_toml(bundled_cases()["pouch_hotspot_piag_vs_cu"]),
-                           REDUCED_POUCH + PROBES_2UNITS + [f"geometry.unit={unit}", *extra])
-    path = shared_tmp / f"pouch_{unit}{len(extra)}.toml"
-    if comm.rank == 0:
-        path.write_text(tomli_w.dumps(data))
-    comm.Barrier()
-    return path
+    return bundled_case_with("pouch_hotspot_piag_vs_cu",
+                             REDUCED_POUCH + PROBES_2UNITS + [f"geometry.unit={unit}", *extra],
+                             shared_tmp / f"pouch_{unit}{len(extra)}.toml")
 
 
 @pytest.mark.mpi

@@ -52,13 +52,36 @@ ZHANG = Material(IsotropicElasticity(E, NU), IsotropicExpansion(OMEGA), D)
 SURFACE, X0, Y0, Z0 = 1, 2, 3, 4
 
 
+def _generate(size: float) -> None:
+    """Mesh the current Gmsh model with tetrahedra of one size (rank 0)."""
+    import gmsh
+
+    gmsh.option.setNumber("Mesh.MeshSizeMax", size)
+    gmsh.option.setNumber("Mesh.MeshSizeMin", size)
+    gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
+    gmsh.model.mesh.generate(3)
+
+
+def _distribute(comm):
+    """The Gmsh model (meshed on rank 0) as a DOLFINx mesh with shared-facet ghosts (interior
+    facet tags on every rank that sees them); finalizes Gmsh."""
+    import gmsh
+    from dolfinx.io import gmsh as gmshio
+
+    part = dmesh.create_cell_partitioner(dmesh.GhostMode.shared_facet, 2)
+    try:
+        return gmshio.model_to_mesh(gmsh.model if comm.rank == 0 else None, comm, 0, gdim=3,
+                                    partitioner=part)
+    finally:
+        if comm.rank == 0:
+            gmsh.finalize()
+
+
 def sphere(n: int, octant: bool = False, comm=MPI.COMM_WORLD):
     """Gmsh sphere (or octant) of radius R, mesh size R / n, shared-facet ghosting; cell tag
     1, facet tags SURFACE, X0, Y0, Z0."""
     import gmsh
-    from dolfinx.io import gmsh as gmshio
 
-    model = None
     if comm.rank == 0:
         gmsh.initialize()
         gmsh.option.setNumber("General.Terminal", 0)
@@ -77,18 +100,8 @@ def sphere(n: int, octant: bool = False, comm=MPI.COMM_WORLD):
         for k, tags in groups.items():
             if tags:
                 gmsh.model.addPhysicalGroup(2, tags, k)
-        gmsh.option.setNumber("Mesh.MeshSizeMax", R / n)
-        gmsh.option.setNumber("Mesh.MeshSizeMin", R / n)
-        gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
-        gmsh.model.mesh.generate(3)
-        model = gmsh.model
-    part = dmesh.create_cell_partitioner(dmesh.GhostMode.shared_facet, 2)
-    try:
-        data = gmshio.model_to_mesh(model, comm, 0, gdim=3, partitioner=part)
-    finally:
-        if comm.rank == 0:
-            gmsh.finalize()
-    return data
+        _generate(R / n)
+    return _distribute(comm)
 
 
 def integral(expr, mesh, degree: int = 6) -> float:
@@ -222,9 +235,7 @@ def composite_sphere(n: int, a: float = 1.0, b: float = 2.0, comm=MPI.COMM_WORLD
     """A particle (radius a, cell tag 1) bonded in a matrix shell (b, tag 2); facet tags:
     interface 6, outer surface 1; mesh size a / n."""
     import gmsh
-    from dolfinx.io import gmsh as gmshio
 
-    model = None
     if comm.rank == 0:
         gmsh.initialize()
         gmsh.option.setNumber("General.Terminal", 0)
@@ -236,18 +247,8 @@ def composite_sphere(n: int, a: float = 1.0, b: float = 2.0, comm=MPI.COMM_WORLD
         surfs = sorted(gmsh.model.getEntities(2), key=lambda e: gmsh.model.occ.getMass(*e))
         for (dim, tag), group in ((vols[0], 1), (vols[1], 2), (surfs[0], 6), (surfs[1], 1)):
             gmsh.model.addPhysicalGroup(dim, [tag], group)
-        gmsh.option.setNumber("Mesh.MeshSizeMax", a / n)
-        gmsh.option.setNumber("Mesh.MeshSizeMin", a / n)
-        gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
-        gmsh.model.mesh.generate(3)
-        model = gmsh.model
-    part = dmesh.create_cell_partitioner(dmesh.GhostMode.shared_facet, 2)
-    try:
-        data = gmshio.model_to_mesh(model, comm, 0, gdim=3, partitioner=part)
-    finally:
-        if comm.rank == 0:
-            gmsh.finalize()
-    return data
+        _generate(a / n)
+    return _distribute(comm)
 
 
 def test_misfitting_particle_in_a_shell():
