@@ -63,14 +63,26 @@ def _run(cmd, cwd, timeout=300):
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def _kill_trial(cli, case, box: Path, delay: float | None, one_rank: bool):
+def _probe_rows(box: Path) -> int:
+    try:
+        return (box / "OUT.partial" / "probes.csv").read_text().count("\n")
+    except OSError:
+        return 0
+
+
+def _kill_trial(cli, case, box: Path, delay: float | str | None, one_rank: bool):
     """Start a run into box/OUT, SIGKILL it (or one of its ranks) after ``delay`` s (None: as
-    soon as OUT.partial appears); return whether it was killed before finishing."""
+    soon as OUT.partial appears; "mid-run": once probes.csv has a few steps, i.e. mid-run
+    whatever the machine's speed); return whether it was killed before finishing."""
     proc = subprocess.Popen([*cli, "run", str(case), "--out", "OUT", *ARGS], cwd=box,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    if delay is None:  # as soon as OUT.partial appears: before the first checkpoint
-        while proc.poll() is None and not (box / "OUT.partial").exists():
+    if delay is None or delay == "mid-run":
+        # as soon as OUT.partial appears (before the first checkpoint), or a few steps in
+        def ready():
+            return _probe_rows(box) >= 4 if delay else (box / "OUT.partial").exists()
+
+        while proc.poll() is None and not ready():
             time.sleep(0.002)
         if proc.poll() is not None:
             return False
@@ -149,7 +161,7 @@ def test_killed_runs_recover_and_touch_nothing_else(reduced_coupon, tmp_path, ra
         if trial == 0:
             delay = None
         elif trial == 1:
-            delay = (0.4 if one_rank else 0.05) * full
+            delay = "mid-run" if one_rank else 0.05 * full
         else:
             delay = rng.uniform(0.1, 0.8) * full
         hit = _kill_trial(cli, case, box, delay, one_rank=one_rank)
