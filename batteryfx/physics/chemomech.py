@@ -166,18 +166,27 @@ def check_chemomech_case(case, plan) -> None:
                                                         or markers.get(probe.marker) != 2):
             raise CaseError(f"probes[{i}].marker", probe.marker, f"quantity {q!r} needs a facet "
                             "marker (e.g. grain_boundaries or surface)")
-    try:
-        materials(case)
+    try:  # what the solver's materials need, read from the library (no DOLFINx here)
+        particle_state(case)
+        for name, expansion in _expansions(case):
+            mat = cat[name]
+            mat.tensor("elastic_stiffness")
+            if expansion == "isotropic":
+                mat["partial_molar_volume"]
+            elif expansion != "none":
+                mat["molar_volume"]
+                mat.strain_points(expansion)
     except (KeyError, ValueError) as exc:
         raise CaseError("physics.material", ph.material, str(exc).strip("'\"")) from None
 
 
 # --------------------------------------------------------------------------- building
-def materials(case) -> dict:
-    """{material name: (solver Material, c_max, x per mol/m^3 factor)} with the case's
-    choices; the particle's c_max and initial concentration (mol/m^3)."""
+def particle_state(case) -> tuple[float, float]:
+    """(initial concentration c0, c_max) of the particle (mol/m^3): ``c_max`` from the case, the
+    material's max_concentration, or the top of its lattice table over its molar volume;
+    ``initial_li`` (Li per formula unit) over the molar volume. ValueError when the material
+    lacks what that needs."""
     from batteryfx.materials import resolve
-    from batteryfx.solvers import chemomech as cm
 
     ph = case.physics
     particle = resolve(ph.material)
@@ -187,7 +196,7 @@ def materials(case) -> dict:
         if particle.has("max_concentration"):
             c_max = particle["max_concentration"]
         elif ph.expansion in ("lattice", "two_phase") and vm:
-            key = particle.table(ph.expansion if ph.expansion == "two_phase" else "lattice")
+            key = particle.table(ph.expansion)
             c_max = float(key[key.key].max()) / vm
         else:
             raise ValueError(f"material {ph.material!r} has no max_concentration: give "
@@ -196,9 +205,27 @@ def materials(case) -> dict:
         if not vm:
             raise ValueError(f"material {ph.material!r} has no molar_volume for initial_li: "
                              "give physics.initial_concentration")
-        c0 = ph.initial_li / vm
-    else:
-        c0 = ph.initial_concentration or 0.0
+        return ph.initial_li / vm, c_max
+    return ph.initial_concentration or 0.0, c_max
+
+
+def _expansions(case) -> list[tuple[str, str]]:
+    """(material, expansion) of every material of the case: the particle's as chosen, the
+    other regions' (matrix, coating) without chemical strain."""
+    ph = case.physics
+    out = {ph.material: ph.expansion}
+    for name in ph.region_materials.values():
+        out.setdefault(name, "none")
+    return list(out.items())
+
+
+def materials(case) -> dict:
+    """{"materials": {name: solver Material}, "c_max", "c0"} of a case (mol/m^3)."""
+    from batteryfx.materials import resolve
+    from batteryfx.solvers import chemomech as cm
+
+    ph = case.physics
+    c0, c_max = particle_state(case)
 
     def solver_material(name: str, expansion: str) -> cm.Material:
         mat = resolve(name)
@@ -218,17 +245,14 @@ def materials(case) -> dict:
             exp = cm.IsotropicExpansion(mat["partial_molar_volume"], c_ref=c0)
         elif expansion in ("lattice", "two_phase"):
             mvol = mat["molar_volume"]
-            x, ea, ec = mat.strain_points("lattice" if expansion == "lattice" else "two_phase")
+            x, ea, ec = mat.strain_points(expansion)
             s = x / (mvol * c_max)  # Li per formula unit -> c / c_max
             exp = cm.LatticeExpansion(cm.Table(tuple(s), tuple(ea)), cm.Table(tuple(s), tuple(ec)))
         else:
             exp = None
         return cm.Material(elasticity=elasticity, expansion=exp, diffusivity=float(d))
 
-    mats = {ph.material: solver_material(ph.material, ph.expansion)}
-    for name in ph.region_materials.values():
-        if name not in mats:
-            mats[name] = solver_material(name, "none")  # matrix / coating: no chemical strain
+    mats = {name: solver_material(name, expansion) for name, expansion in _expansions(case)}
     return {"materials": mats, "c_max": c_max, "c0": c0}
 
 

@@ -120,3 +120,21 @@ def test_ncm523_grain_boundary_tension_follows_the_lattice_mismatch(shared_tmp):
     gb_end = s["facet_tractions"]["grain_boundaries"]["normal_max_Pa"]
     assert gb_end == pytest.approx(gb[-1], rel=1e-9)
     assert s["crack_risk"]["grain_boundaries"] == pytest.approx(gb_end / 0.6e9, rel=1e-12)
+
+
+def test_validating_a_particle_case_needs_no_dolfinx():
+    """batteryfx validate checks the materials of a chemomech case from the library alone."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('dolfinx', 'petsc4py', 'ufl', 'basix'):\n"
+            "            raise ImportError('blocked: ' + name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "from batteryfx.cli import main\n"
+            "sys.exit(main(['validate', 'ncm523_overlithiation']))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
