@@ -103,7 +103,7 @@ before the problem is created win (``PETSC_OPTIONS="-heat_ksp_monitor -heat_ksp_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -235,10 +235,20 @@ class VolumeSource:
     value: float  # W/m^3
     start: float = 0.0  # s
     end: float = np.inf  # s
+    #: optional time shape: the source is ``value`` x profile.shape(t) (-) on [start, end),
+    #: and profile.integral(t0, t1) (s) is its exact integral over a step (e.g. the power of
+    #: a short whose open-circuit voltage falls with the state of charge); None: constant
+    profile: object | None = field(default=None, compare=False)
 
     def amplitude(self, t0: float, t1: float | None = None) -> float:
-        """On/off at t0, or the fraction of [t0, t1] during which the source is on (so the
-        energy put in over a step is exact whatever the step boundaries)."""
+        """On/off (times the shape) at t0, or the mean over [t0, t1] (the fraction of the
+        step during which the source is on, or the profile's integral / dt): the energy put
+        in over a step is exact whatever the step boundaries."""
+        if self.profile is not None:
+            if t1 is None:
+                return self.profile.shape(t0) if self.start <= t0 < self.end else 0.0
+            lo, hi = max(t0, self.start), min(t1, self.end)
+            return self.profile.integral(lo, hi) / (t1 - t0) if hi > lo else 0.0
         if t1 is None:
             return 1.0 if self.start <= t0 < self.end else 0.0
         overlap = min(t1, self.end) - max(t0, self.start)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from batteryfx.errors import CaseError
@@ -128,19 +129,85 @@ class TotalPowerSource(Section):
     end: Time = math.inf
 
 
+class OcvCurve(Section):
+    """The cell's open-circuit voltage vs state of charge s (1 full, 0 empty), for an
+    internal short: either a table (``soc`` increasing in [0, 1], ``voltage`` at them) or a
+    library material's ``ocv`` table U(sto) vs Li metal (``material``, e.g. "NCM811") over the
+    stoichiometry window ``stoichiometry`` = [sto at s = 1, sto at s = 0] (linear in between;
+    a Li-metal anode at 0 V, so V = U). Piecewise linear in s; held constant outside."""
+
+    material: str | None = None
+    stoichiometry: tuple[Annotated[float, Field(ge=0, le=2)],
+                         Annotated[float, Field(ge=0, le=2)]] | None = None
+    soc: list[Annotated[float, Field(ge=0, le=1)]] | None = None
+    voltage: list[Annotated[Voltage, Field(gt=0), _bounded(
+        None, 1e3, "V", "a single cell is below about 5 V; 1 kV is a unit slip")]] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        table = self.soc is not None or self.voltage is not None
+        lib = self.material is not None or self.stoichiometry is not None
+        if table == lib:
+            raise ValueError("give either soc and voltage (a table) or material and "
+                             "stoichiometry (a library ocv table over a window)")
+        if table:
+            if self.soc is None or self.voltage is None or len(self.soc) != len(self.voltage) \
+                    or len(self.soc) < 2:
+                raise ValueError("soc and voltage need the same number of values, at least 2")
+            if any(b <= a for a, b in zip(self.soc, self.soc[1:], strict=False)):
+                raise ValueError(f"soc = {self.soc} must increase strictly")
+        elif self.material is None or self.stoichiometry is None:
+            raise ValueError("a library curve needs both material and stoichiometry")
+        elif self.stoichiometry[0] == self.stoichiometry[1]:
+            raise ValueError("the stoichiometry window needs two different ends")
+        return self
+
+    def table(self) -> tuple[list[float], list[float]]:
+        """(soc knots increasing, V at them)."""
+        if self.soc is not None:
+            return list(self.soc), list(self.voltage)
+        from materials import catalog
+
+        mats = catalog()
+        if self.material not in mats:
+            raise CaseError("ocv.material", self.material, "a material of the library "
+                            "(batteryfx materials) with an 'ocv' table")
+        m = mats[self.material]
+        if "ocv" not in m.tables:
+            raise CaseError("ocv.material", self.material, "this material has no 'ocv' table; "
+                            "give soc and voltage instead")
+        t = m.table("ocv")
+        key, col = t.key, [c for c in t.columns if c != t.key][0]
+        full, empty = self.stoichiometry
+        lo, hi = t.domain
+        if min(full, empty) < lo - 1e-12 or max(full, empty) > hi + 1e-12:
+            raise CaseError("ocv.stoichiometry", [full, empty], f"inside the {self.material} "
+                            f"ocv table's range {key} = {lo:g} .. {hi:g}")
+        keys = t[key]
+        inner = keys[(keys > min(full, empty)) & (keys < max(full, empty))]
+        sto = np.unique(np.concatenate([[full, empty], inner]))
+        soc = (sto - empty) / (full - empty)
+        order = np.argsort(soc)
+        return [float(x) for x in soc[order]], [float(v) for v in t(col, sto[order])]
+
+
 class InternalShortSource(Section):
     """An internal short / nail (shared/PHYSICS.md B): the cell discharges through the short,
-    I = V_oc / (R_int + R_short), with I^2 R_short deposited uniformly in ``marker`` (the
+    I = V_oc(s) / (R_int + R_short), with I^2 R_short deposited uniformly in ``marker`` (the
     short region, e.g. the nail column) and I^2 R_int spread over ``spread_marker`` (the
-    electrode coatings), from ``start`` until the stored ``energy`` (or ``capacity`` x V_oc)
-    is spent. V_oc is held constant (no state-of-charge dependence): the power is constant
-    and stops at t_end = start + E (R_int + R_short) / V_oc^2."""
+    electrode coatings), from ``start`` until the cell is empty. V_oc is a constant
+    (``open_circuit_voltage``: the power is constant and stops when the stored ``energy``,
+    or ``capacity`` x V_oc, is spent) or falls with the state of charge s (``ocv``, a curve;
+    then ``capacity`` is needed and s runs from ``initial_soc`` to 0: see
+    :mod:`batteryfx.physics.circuit`)."""
 
     type: Literal["internal_short"]
     marker: str
     spread_marker: str = "electrodes"
     open_circuit_voltage: Annotated[Voltage, Field(gt=0), _bounded(
-        None, 1e3, "V", "a single cell is below about 5 V; 1 kV is a unit slip")]
+        None, 1e3, "V", "a single cell is below about 5 V; 1 kV is a unit slip")] | None = None
+    ocv: OcvCurve | None = None
+    initial_soc: Annotated[float, Field(gt=0, le=1)] = 1.0
     internal_resistance: Annotated[Resistance, Field(ge=0), _bounded(
         None, 1e6, "ohm", "a unit slip")]
     short_resistance: Annotated[Resistance, Field(gt=0), _bounded(
@@ -151,25 +218,60 @@ class InternalShortSource(Section):
 
     @model_validator(mode="after")
     def _one_budget(self):
+        if (self.open_circuit_voltage is None) == (self.ocv is None):
+            raise ValueError("give exactly one of open_circuit_voltage (a constant, e.g. "
+                             "'4.2 V') or ocv (a curve vs state of charge)")
+        if self.ocv is not None:
+            if self.capacity is None or self.energy is not None:
+                raise ValueError("with an ocv curve give capacity (e.g. '0.36 A*h'), not "
+                                 "energy")
+            return self
         if (self.energy is None) == (self.capacity is None):
             raise ValueError("give exactly one of energy (e.g. '1.3 W*h') or capacity "
                              "(e.g. '0.36 A*h', times open_circuit_voltage)")
+        if self.initial_soc != 1.0:
+            raise ValueError("initial_soc needs an ocv curve (with a constant "
+                             "open_circuit_voltage the budget is energy or capacity)")
         return self
+
+    def circuit(self):
+        """The short's circuit (:class:`~batteryfx.physics.circuit.ShortCircuit`)."""
+        from batteryfx.physics.circuit import ShortCircuit
+
+        if self.ocv is None:
+            v = self.open_circuit_voltage
+            charge = self.capacity if self.capacity is not None else self.energy / v
+            return ShortCircuit([1.0], [v], self.internal_resistance, self.short_resistance,
+                                charge, self.start)
+        soc, volts = self.ocv.table()
+        return ShortCircuit(soc, volts, self.internal_resistance, self.short_resistance,
+                            self.capacity, self.start, self.initial_soc)
 
     def stored_energy(self) -> float:
         """Energy the short can deliver (J)."""
-        return self.energy if self.energy is not None else self.capacity \
-            * self.open_circuit_voltage
+        return self.circuit().energy
 
     def current(self) -> float:
-        """Short-circuit current (A)."""
-        return self.open_circuit_voltage / (self.internal_resistance + self.short_resistance)
+        """Short-circuit current at the start (A)."""
+        return self.circuit().current(self.start)
 
     def end(self) -> float:
-        """When the stored energy is spent (s)."""
-        i = self.current()
-        return self.start + self.stored_energy() / (i * i * (self.internal_resistance
-                                                             + self.short_resistance))
+        """When the cell is empty (s)."""
+        return self.circuit().end
+
+
+def short_summary(case, t: float) -> list[dict]:
+    """Per internal short: its circuit at the start and at time t (s) of the run's end."""
+    out = []
+    for i, s in enumerate(case.sources):
+        if s.type != "internal_short":
+            continue
+        c = s.circuit()
+        out.append({"source": i, "marker": s.marker, "current_start_A": c.current(s.start),
+                    "current_end_A": c.current(t), "state_of_charge_end": c.soc(t),
+                    "energy_delivered_J": c.delivered(t), "energy_stored_J": c.energy,
+                    "empty_at_s": c.end})
+    return out
 
 
 # --------------------------------------------------------------------------- problem
@@ -217,15 +319,17 @@ def heat_sources(case, geometry) -> list:
             out.append(heat.VolumeSource(s.marker, s.value / geometry.measure(s.marker),
                                          s.start, s.end))
         elif s.type == "internal_short":
-            i2 = s.current() ** 2
-            end = s.end()
+            circuit = s.circuit()
+            i2 = circuit.current(s.start) ** 2
+            # a constant V: constant power (no profile); else the power follows V(s(t))^2
+            profile = None if s.ocv is None else circuit
             out.append(heat.VolumeSource(
                 s.marker, i2 * s.short_resistance / geometry.measure(s.marker),
-                s.start, end))
+                s.start, circuit.end, profile))
             if s.internal_resistance > 0:
                 out.append(heat.VolumeSource(
                     s.spread_marker, i2 * s.internal_resistance
-                    / geometry.measure(s.spread_marker), s.start, end))
+                    / geometry.measure(s.spread_marker), s.start, circuit.end, profile))
     return out
 
 
@@ -357,6 +461,12 @@ def check_heat_case(case, plan) -> None:
                 raise CaseError(f"sources[{i}].spread_marker", src.spread_marker,
                                 f"unknown volume marker; allowed: "
                                 f"{', '.join(sorted(cell_markers))}")
+            try:
+                src.circuit()
+            except CaseError as err:
+                raise CaseError(f"sources[{i}].{err.key}", err.value, err.allowed) from None
+            except ValueError as err:
+                raise CaseError(f"sources[{i}].ocv", "...", str(err)) from None
         elif not src.end > src.start:
             raise CaseError(f"sources[{i}].end", src.end, "must be later than start")
     for i, src in enumerate(case.sources):
@@ -424,6 +534,7 @@ class HeatModel(PhysicsModel):
             "max_principle": max_principle_summary(problem),
             "initial_temperature_K": case.physics.initial_temperature,
             "reference_temperature_K": reference_temperature(case),
+            "internal_shorts": short_summary(case, problem.t),
         }
 
     def report(self, problem) -> None:

@@ -131,6 +131,38 @@ def test_internal_short_energy():
     problem.destroy()
 
 
+def test_internal_short_energy_with_falling_ocv():
+    """V_oc(s) from a table: the heat put in over every step (straddling the start and the
+    end of the discharge) equals the circuit's closed-form energy, and the short's share is
+    R_short / R of it."""
+    from batteryfx.physics.circuit import ShortCircuit
+    from batteryfx.physics.heat import heat_sources
+
+    short = {"type": "internal_short", "marker": "nail", "internal_resistance": "60 mohm",
+             "short_resistance": "20 mohm", "capacity": "0.01 A*h", "start": "0.05 s",
+             "ocv": {"soc": [0.0, 0.4, 1.0], "voltage": ["3.0 V", "3.7 V", "4.2 V"]}}
+    case = _case({"layers": _layers(1), "mesh_size": "10 mm",
+                  "regions": [{"name": "nail", "size": ["3 mm", "3 mm"]}]}, [], [short],
+                 end="2 s")
+    circuit = ShortCircuit([0.0, 0.4, 1.0], [3.0, 3.7, 4.2], 0.06, 0.02, 36.0, start=0.05)
+    assert 0.3 < circuit.end < 1.0
+    geometry = build_case_geometry(case.geometry, MPI.COMM_WORLD)
+    nail, spread = heat_sources(case, geometry)
+    assert nail.end == pytest.approx(circuit.end, rel=1e-14)
+    problem = build_problem(case, geometry)
+    t = 0.0
+    for dt in [0.02, 0.04, 0.1, 0.13, 0.2, 0.3, 0.5]:
+        problem.step(dt)
+        t += dt
+        balance = problem.energy_balance()
+        assert balance["loads_J"] == pytest.approx(circuit.delivered(t), rel=1e-12, abs=1e-12)
+        assert balance["stored_J"] == pytest.approx(circuit.delivered(t), rel=1e-6, abs=1e-9)
+    assert t > circuit.end and balance["loads_J"] == pytest.approx(circuit.energy, rel=1e-12)
+    # the constant-V budget would be 36 C x 4.2 V; the curve delivers less
+    assert circuit.energy < 36.0 * 4.2 * 0.95
+    problem.destroy()
+
+
 def test_internal_short_split():
     """The heat of the short region is I^2 R_short t and of the electrodes I^2 R_int t."""
     from batteryfx.physics.heat import heat_sources
