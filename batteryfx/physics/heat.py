@@ -166,7 +166,7 @@ class OcvCurve(Section):
         """(soc knots increasing, V at them)."""
         if self.soc is not None:
             return list(self.soc), list(self.voltage)
-        from materials import catalog
+        from batteryfx.materials import catalog
 
         mats = catalog()
         if self.material not in mats:

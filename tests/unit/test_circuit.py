@@ -70,7 +70,7 @@ def _short(**kw):
 
 def test_library_ocv_window():
     """NCM811 vs Li over sto 0.305 -> 0.95: V(1) = U(0.305) ~ 4.2 V, V(0) = U(0.95)."""
-    from materials import catalog
+    from batteryfx.materials import catalog
 
     src = _short(ocv={"material": "NCM811", "stoichiometry": [0.305, 0.95]})
     soc, volts = src.ocv.table()
