@@ -273,11 +273,43 @@ class MeshFileGeometry(_Section):
     cell_data: str | None = None
 
 
+class SectionLayerCase(_Section):
+    """One layer of a cell section along x (anode at x = 0): ``thickness``, ``cells`` across."""
+
+    name: Annotated[str, Field(min_length=1)]
+    thickness: PositiveLength
+    cells: Annotated[int, Field(ge=1, le=100000)] = 20
+
+
+class SectionPattern(_Section):
+    """The anode surface: an ``active_fraction`` of every ``period`` carries current (Li
+    piles), the rest is blocked (exposed Cu): stripes (2D) or squares (3D)."""
+
+    period: PositiveLength
+    active_fraction: Annotated[float, Field(gt=0, le=1)]
+
+
+class CellSectionGeometry(_Section):
+    """A section through a cell for the electrolyte (geometry/cell_section.py): ``layers``
+    along x from the anode (x = 0) to the cathode; ``dimension`` 1, 2 (``width`` in y) or 3
+    (``width``, ``depth``); ``cells_across`` per in-plane direction; an optional anode
+    ``pattern``. Volumes: the layers by name, ``cell``; facets ``anode`` (``anode_active`` /
+    ``anode_blocked`` with a pattern), ``counter`` (x = L), ``sides``, ``outer``."""
+
+    kind: Literal["cell_section"]
+    layers: Annotated[list[SectionLayerCase], Field(min_length=1)]
+    dimension: Literal[1, 2, 3] = 1
+    width: PositiveLength | None = None
+    depth: PositiveLength | None = None
+    cells_across: Annotated[int, Field(ge=1, le=10000)] = 8
+    pattern: SectionPattern | None = None
+
+
 PARTICLE_GEOMETRIES = (SphereGeometry, EllipsoidGeometry, CoreShellGeometry,
                        PolycrystalGeometry, ParticleInMatrixGeometry, MeshFileGeometry)
 GeometrySection = Annotated[
     CouponGeometry | PouchGeometry | SphereGeometry | EllipsoidGeometry | CoreShellGeometry
-    | PolycrystalGeometry | ParticleInMatrixGeometry | MeshFileGeometry,
+    | PolycrystalGeometry | ParticleInMatrixGeometry | MeshFileGeometry | CellSectionGeometry,
     Field(discriminator="kind")]
 
 
@@ -381,6 +413,47 @@ class FiguresSection(_Section):
     log_time_axis: bool = True
 
 
+class SweepSection(_Section):
+    """One run per value of ``key`` (a ``--set`` path, e.g. ``physics.current_density``):
+    ``batteryfx run CASE --out OUT`` runs member ``label`` into ``OUT_<label>`` (an ordinary
+    output folder) and writes the sweep report (sweep.json, sweep.md, figures) into OUT.
+    ``labels`` default to the values made into names; ``member`` is set by batteryfx in a
+    member's case (not by hand)."""
+
+    key: Annotated[str, Field(pattern=r"[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*",
+                              max_length=200)]
+    values: Annotated[list[str | float | int | bool], Field(min_length=1, max_length=100)]
+    labels: list[Name] | None = None
+    member: str | None = None
+
+    @model_validator(mode="after")
+    def _labels(self):
+        if self.key.split(".")[0].split("[")[0] in ("sweep", "title", "description"):
+            raise ValueError(f"key {self.key!r}: sweep a case value (physics..., geometry..., "
+                             "boundary_conditions[...]...), not the sweep itself or the title")
+        if self.labels is not None:
+            if len(self.labels) != len(self.values):
+                raise ValueError(f"{len(self.labels)} labels for {len(self.values)} values")
+            if len(set(self.labels)) != len(self.labels):
+                raise ValueError(f"labels must differ: {self.labels}")
+        elif len(set(self.member_labels())) != len(self.values):
+            raise ValueError("values give the same label twice; give labels")
+        return self
+
+    def member_labels(self) -> list[str]:
+        """The members' labels: given, or each value made into a name (``1 mA/cm^2`` ->
+        ``1_mA_cm2``)."""
+        if self.labels is not None:
+            return list(self.labels)
+        stem = re.sub(r"\[\d+\]", "", self.key.split(".")[-1])
+        out = []
+        for v in self.values:
+            text = str(v).replace(" ", "").replace("^", "").replace("/", "_per_")
+            text = re.sub(r"[^A-Za-z0-9_-]+", "_", text.replace(".", "p")).strip("_")
+            out.append(f"{stem}_{text}"[:64])
+        return out
+
+
 class Case(_Section):
     """A batteryfx case."""
 
@@ -396,6 +469,7 @@ class Case(_Section):
     probes: list[ProbeSpec] = []
     outputs: OutputsSection = OutputsSection()
     figures: FiguresSection = FiguresSection()
+    sweep: SweepSection | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -150,6 +150,27 @@ def _dispatch(args, comm) -> int:
 
             raise CaseError("--out", args.out, "give either --out or --restart OUT (which "
                             "continues OUT.partial into OUT), not both")
+        sweep = _sweep_of(_case_path(args.case), args.overrides)
+        if sweep is not None and args.restart is None and args.stop_after_steps is None:
+            from batteryfx.sweep import run_sweep
+
+            final, result, paths = run_sweep(_case_path(args.case), args.out, args.overrides,
+                                              figures=not args.no_figures,
+                                              progress=not args.quiet, comm=comm)
+            for m in result["members"]:
+                out(f"member:  {m['folder']}  ({sweep.key} = {m['value']})")
+            out(f"report:  {final / 'sweep.md'}")
+            for f in paths:
+                out(f"figure:  {f}")
+            return 0
+        if sweep is not None:
+            from batteryfx.errors import CaseError
+
+            raise CaseError("--restart" if args.restart is not None else "--stop-after-steps",
+                            args.restart or args.stop_after_steps,
+                            "a sweep runs its members whole (a member stopped midway: run the "
+                            "sweep again, finished members are reused); for one member use "
+                            f"--set sweep.member=LABEL --set {sweep.key}=VALUE")
         result = run(_case_path(args.case), out=args.out, overrides=args.overrides,
                      restart=args.restart, stop_after_steps=args.stop_after_steps,
                      figures=not args.no_figures, progress=not args.quiet, comm=comm)
@@ -242,6 +263,14 @@ def _dispatch(args, comm) -> int:
             out(f"{name:28s} {title}")
         return 0
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _sweep_of(case_path, overrides):
+    """The case's [sweep] section when the case is a whole sweep (not one member), else None."""
+    from batteryfx.case import load_case
+
+    case = load_case(case_path, list(overrides))
+    return case.sweep if case.sweep is not None and case.sweep.member is None else None
 
 
 def _compare(args, comm, out) -> int:

@@ -189,7 +189,8 @@ class NodeMap:
 # ----------------------------------------------------------------------------- fields
 #: VTK cell type of the P1 cells batteryfx meshes (Lagrange cells of degree 1, as DOLFINx
 #: writes them; nodes in ``perm_vtk`` order)
-_VTK_CELL = {"hexahedron": 72, "tetrahedron": 71}
+_VTK_CELL = {"hexahedron": 72, "tetrahedron": 71, "quadrilateral": 70, "triangle": 69,
+             "interval": 68}
 
 #: VTKHDF group of each kind of field, and the Steps group of its per-step offsets
 _GROUP = {"node": "PointData", "cell": "CellData"}

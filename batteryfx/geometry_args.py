@@ -214,9 +214,22 @@ def particle_spec_from_case(section, key: str = SECTION):
                                   for k, v in values.items()})
 
 
+def cell_section_spec_from_case(section, key: str = SECTION):
+    """The cell-section builder's arguments (geometry/cell_section.py): the same keys, SI."""
+    from batteryfx.geometry.cell_section import CellSectionSpec, Pattern, SectionLayer
+
+    p = section.pattern
+    return CellSectionSpec(
+        layers=tuple(SectionLayer(la.name, la.thickness, la.cells) for la in section.layers),
+        dimension=section.dimension, width=section.width, depth=section.depth,
+        cells_across=section.cells_across,
+        pattern=None if p is None else Pattern(p.period, p.active_fraction))
+
+
 #: geometry kind -> translation of its case section into the builder's spec
 SPEC_FROM_CASE: dict[str, Callable[[Any, str], Any]] = {
     "coupon": coupon_spec_from_case, "pouch": pouch_spec_from_case,
+    "cell_section": cell_section_spec_from_case,
     **{kind: particle_spec_from_case for kind in ("sphere", "ellipsoid", "core_shell",
                                                   "polycrystal", "particle_in_matrix",
                                                   "mesh_file")}}

@@ -46,12 +46,16 @@ OUTPUT_PATTERNS = (*TOP_FILES,
                    "fields/fields.vtkhdf.series", "fields/fields.vtkhdf.series.tmp",
                    "fields/fields.vtkhdf", "fields/fields.vtkhdf.tmp",
                    "figures/temperature_cut_[xyz].png", "figures/probes.png",
-                   "figures/particle_clip.png",
+                   "figures/particle_clip.png", "figures/grain_boundary_tractions.png",
+                   "fields/grain_boundaries.npz", "figures/electrolyte_profiles.png",
+                   "figures/electrolyte_map.png",
                    "checkpoint/state.npz", "checkpoint/state.tmp.npz",
                    # batteryfx compare's report folder
                    "compare.json", "compare.md", "figures/compare_probes.png",
                    "figures/compare_cut.png", "figures/compare_cut.gif",
-                   "figures/compare_flux_split.png")
+                   "figures/compare_flux_split.png",
+                   # a sweep's report folder (batteryfx/sweep.py)
+                   "sweep.json", "sweep.md", "figures/sweep_results.png")
 CHECKPOINT = Path("checkpoint") / "state.npz"
 _HELD_LOCKS: dict[str, int] = {}  # lock file -> open descriptor (rank 0 of a running run)
 

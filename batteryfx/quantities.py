@@ -41,6 +41,21 @@ QUANTITIES: dict[str, dict[str, Quantity]] = {
         "shear_traction_max": Quantity("Pa", "value",
                                        "largest shear traction on a facet marker"),
     },
+    "electrolyte": {
+        "concentration": Quantity("mol_m3", "field", "salt concentration"),
+        "potential": Quantity("V", "field", "electrolyte potential (vs the Li electrode)"),
+        "salt": Quantity("mol", "integral", "int eps c dV over the marker"),
+        "surface_concentration": Quantity("mol_m3", "value",
+                                          "mean salt concentration over a facet marker"),
+        "concentration_overpotential": Quantity(
+            "V", "value", "int (2RT/F)(1 - t+)(1 + dlnf/dlnc) dln c between the electrodes"),
+        "ohmic_drop": Quantity("V", "value", "potential difference minus the concentration "
+                               "overpotential"),
+        "potential_difference": Quantity("V", "value", "phi at the Li electrode minus phi "
+                                         "at the counter electrode"),
+        "current_density": Quantity("A_m2", "value", "nominal current density (stripping "
+                                    "positive)"),
+    },
 }
 
 

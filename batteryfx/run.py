@@ -163,6 +163,11 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
             snapshot()
         if at_field_time or stepper.step % case.outputs.checkpoint_every == 0:
             save_state()
+        stop_reason = getattr(problem, "stop_reason", None)
+        if stop_reason:  # the physics cannot go on (e.g. the salt is used up): end here
+            LOGGER.warning(f"the run ends at t = {stepper.t:.6g} s before time.end: "
+                           f"{stop_reason}")
+            break
         if stop_after_steps is not None and steps_here >= stop_after_steps and not stepper.done:
             save_state()
             writer.close()
@@ -188,6 +193,7 @@ def run(case_path: str | Path, out: str | Path | None = None, overrides: list[st
                        wall=time.perf_counter() - wall0, loop_time=loop_time,
                        outdir=outdir, dolfinx_version=dolfinx_version)
     write_json(outdir / "summary.json", summary, comm)
+    physics.write_outputs(case, problem, outdir / ".")
     for name, res in summary["probes"].items():
         for key, value in res.items():
             if key.startswith("time_to_"):
@@ -274,6 +280,7 @@ def _summary(case, case_path, geometry, physics, problem, stepper, comm, *, wall
         "time_steps": stepper.step,
         "rejected_steps": stepper.rejected,
         "end_time_s": stepper.t,
+        "stopped_early": getattr(problem, "stop_reason", None),
         "physics": physics.name,
         **physics.summary(case, problem),
         "geometry": {"kind": case.geometry.kind,

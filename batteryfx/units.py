@@ -192,4 +192,5 @@ Volume = _quantity("volume")
 Pressure = _quantity("pressure")
 CurrentDensity = _quantity("current_density")
 MolarFlux = _quantity("molar_flux")
+ElectricalConductivity = _quantity("electrical_conductivity")
 CRate = Annotated[float, BeforeValidator(to_c_rate)]

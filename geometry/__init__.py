@@ -6,7 +6,7 @@
 case's ``[geometry]`` section into a spec.
 """
 
-from batteryfx.geometry import coupon, particles, pouch
+from batteryfx.geometry import cell_section, coupon, particles, pouch
 from batteryfx.geometry.base import Box, Builder, Geometry, GeometryError, Layer, Marker, Plan
 
 __all__ = ["BUILDERS", "Box", "Builder", "Geometry", "GeometryError", "Layer", "Marker", "Plan",
@@ -16,6 +16,9 @@ __all__ = ["BUILDERS", "Box", "Builder", "Geometry", "GeometryError", "Layer", "
 BUILDERS: dict[str, Builder] = {
     "coupon": Builder("coupon", coupon.CouponSpec, coupon.plan, coupon.build),
     "pouch": Builder("pouch", pouch.PouchSpec, pouch.plan, pouch.build, pouch.budget_rows),
+    # a section through a cell along x (1D / 2D / 3D) for the electrolyte
+    "cell_section": Builder("cell_section", cell_section.CellSectionSpec, cell_section.plan,
+                            cell_section.build),
     # electrode particles (geometry/particles.py): one spec per kind, shared plan / build
     **{spec.kind: Builder(spec.kind, spec, particles.plan, particles.build)
        for spec in (particles.SphereSpec, particles.EllipsoidSpec, particles.CoreShellSpec,

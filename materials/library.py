@@ -76,6 +76,11 @@ PROPERTY_DIMENSIONS: dict[str, str] = {
     "lattice_c_max": "lattice_length",
     "lattice_c_min": "lattice_length",
     "volume_change": "strain",
+    # electrolyte transport (binary salt)
+    "salt_concentration": "concentration",
+    "transference_number": "dimensionless",
+    "thermodynamic_factor": "dimensionless",
+    "ionic_conductivity": "electrical_conductivity",
 }
 #: What heat needs of every layer material (the historical meaning: kept for the callers).
 REQUIRED = ("density", "specific_heat", "thermal_conductivity")
@@ -112,6 +117,13 @@ PROPERTY_BOUNDS: dict[str, tuple[float, float, str, str, bool]] = {
     "lattice_c_max": (1e-11, 1e-8, "m", "lattice parameters 0.1 to 100 angstrom", False),
     "lattice_c_min": (1e-11, 1e-8, "m", "lattice parameters 0.1 to 100 angstrom", False),
     "volume_change": (-1.0, 10.0, "", "relative volume change (strain), > -1", True),
+    "salt_concentration": (1.0, 1e5, "mol/m^3", "liquid electrolytes about 1e2 to 5e3 mol/m^3",
+                           False),
+    "transference_number": (-1.0, 1.0, "", "Li+ transference numbers -1 < t+ < 1 (usually "
+                            "0.2-0.8)", False),
+    "thermodynamic_factor": (0.05, 50.0, "", "1 + dln f / dln c: about 0.5-10 in liquid "
+                             "electrolytes", False),
+    "ionic_conductivity": (1e-8, 1e3, "S/m", "liquid electrolytes about 0.01-5 S/m", False),
 }
 
 Basis = Literal["reported", "derived", "computed", "estimate"]
@@ -124,6 +136,7 @@ REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "particle_elasticity": ("elastic_stiffness",),
     "isotropic_swelling": ("elastic_stiffness", "partial_molar_volume"),
     "lattice_eigenstrain": ("elastic_stiffness", "lattice"),
+    "electrolyte_transport": ("diffusivity", "ionic_conductivity", "transference_number"),
 }
 #: Entries that scalars can stand in for (used by :meth:`Material.has` and error messages).
 STAND_INS: dict[str, tuple[str, ...]] = {
@@ -167,13 +180,18 @@ COLUMN_DIMENSIONS: dict[str, str] = {
     "U": "voltage",
     "T": "temperature",
     "strain": "strain",
+    "conc": "concentration",   # salt concentration (electrolytes)
+    "kappa": "electrical_conductivity",
+    "tplus": "dimensionless",
+    "tdf": "dimensionless",    # thermodynamic factor 1 + dln f / dln c
 }
-KEY_COLUMNS = ("x", "sto", "soc", "T")
+KEY_COLUMNS = ("x", "sto", "soc", "T", "conc")
 #: Known table names -> columns they must have besides the key.
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "lattice": ("a", "c"),
     "diffusivity": ("D",),
     "ocv": ("U",),
+    "transport": ("D", "kappa"),
 }
 #: Law name -> dimension of the quantity.
 LAW_DIMENSIONS: dict[str, str] = {

@@ -51,9 +51,15 @@ def make_figures(out: Path) -> list[Path]:
     if series and model == "heat":
         written.append(cut_plane_figure(out, case, summary, series))
     elif series and model == "chemomech":
-        from batteryfx.post.particle_figures import particle_clip_figure
+        from batteryfx.post.particle_figures import grain_boundary_figure, particle_clip_figure
 
-        written += [p for p in [particle_clip_figure(out, case, series)] if p is not None]
+        written += [p for p in [particle_clip_figure(out, case, series),
+                                grain_boundary_figure(out)] if p is not None]
+    elif series and model == "electrolyte":
+        from batteryfx.post.electrolyte_figures import map_figure, profile_figure
+
+        written += [p for p in (profile_figure(out, case, series),
+                                map_figure(out, case, series)) if p is not None]
     if fig.get("probe_plot", True) and (out / "probes.csv").exists():
         written.append(probe_figure(out, case, summary))
     return written

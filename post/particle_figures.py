@@ -9,7 +9,7 @@ from pathlib import Path
 from batteryfx.series import FIELDS_FILE
 
 #: files written (relative to OUT)
-FILES = ("figures/particle_clip.png",)
+FILES = ("figures/particle_clip.png", "figures/grain_boundary_tractions.png")
 
 
 def particle_clip_figure(out: Path, case: dict, series) -> Path | None:
@@ -59,6 +59,52 @@ def particle_clip_figure(out: Path, case: dict, series) -> Path | None:
             plotter.view_vector(view[normal], viewup=(0, 0, 1) if normal != "z" else (0, 1, 0))
     plotter.set_background("white")
     path = Path(out) / FILES[0]
+    plotter.screenshot(str(path))
+    plotter.close()
+    return path
+
+
+def grain_boundary_figure(out: Path) -> Path | None:
+    """The grain boundaries of a polycrystal coloured by their normal traction (MPa; tension
+    positive) at the end of the run, from fields/grain_boundaries.npz: the half y <= 0 and
+    the whole set side by side."""
+    import numpy as np
+
+    from batteryfx.post.figures import _offscreen
+
+    src = Path(out) / "fields" / "grain_boundaries.npz"
+    if not src.exists():
+        return None
+    data = np.load(src)
+    tri = data["triangles"] * 1e6  # m -> um
+    if not len(tri):
+        return None
+    _offscreen()
+    import pyvista as pv
+
+    pv.OFF_SCREEN = True
+    points = tri.reshape(-1, 3)
+    faces = np.hstack([np.full((len(tri), 1), 3), np.arange(3 * len(tri)).reshape(-1, 3)])
+    mesh = pv.PolyData(points, faces.ravel())
+    mesh.cell_data["normal traction (MPa)"] = data["normal_Pa"] * 1e-6
+    lim = float(np.abs(mesh.cell_data["normal traction (MPa)"]).max()) or 1.0
+    centroid_y = tri[:, :, 1].mean(axis=1)
+    half = mesh.extract_cells(np.flatnonzero(centroid_y <= 0.0))
+    plotter = pv.Plotter(off_screen=True, shape=(1, 2), window_size=(1400, 620), border=False)
+    for col, (shown, label) in enumerate(((half, "grain boundaries with y <= 0"),
+                                          (mesh, "all grain boundaries"))):
+        plotter.subplot(0, col)
+        plotter.add_mesh(shown, scalars="normal traction (MPa)", cmap="coolwarm",
+                         clim=(-lim, lim), show_edges=False, lighting=False,
+                         scalar_bar_args={"title": "t_n (MPa)", "vertical": True,
+                                          "position_x": 0.88, "position_y": 0.1})
+        plotter.add_text(f"{label}, t = {float(data['time_s']):.4g} s (tension > 0)",
+                         position="upper_left", font_size=10, color="black")
+        plotter.add_text("lengths in um", position="lower_left", font_size=8, color="grey")
+        plotter.view_vector((-0.3, -1.0, 0.4), viewup=(0, 0, 1))
+    plotter.set_background("white")
+    path = Path(out) / FILES[1]
+    path.parent.mkdir(exist_ok=True)
     plotter.screenshot(str(path))
     plotter.close()
     return path

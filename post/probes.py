@@ -67,11 +67,18 @@ def probe_results(t, series: dict[str, np.ndarray], fractions: dict[str, list[fl
     """
     out = {}
     for name, v in series.items():
-        tol = 1e-6 * max(float(np.ptp(v)), 1e-300)
-        k = int(np.flatnonzero(v >= v.max() - tol)[0])
         unit = (units or {}).get(name, "K")
-        res = {f"final_{unit}": float(v[-1]), f"max_{unit}": float(v.max()),
-               "time_of_max_s": float(t[k]), f"min_{unit}": float(v.min())}
+        ok = np.isfinite(v)
+        if not ok.any():  # (e.g. ln c of a used-up electrolyte): nothing to report
+            out[name] = {f"final_{unit}": None, f"max_{unit}": None, "time_of_max_s": None,
+                         f"min_{unit}": None}
+            continue
+        vf = v[ok]
+        tol = 1e-6 * max(float(np.ptp(vf)), 1e-300)
+        k = int(np.flatnonzero(ok & (v >= vf.max() - tol))[0])
+        res = {f"final_{unit}": float(v[-1]) if ok[-1] else None,
+               f"max_{unit}": float(vf.max()), "time_of_max_s": float(t[k]),
+               f"min_{unit}": float(vf.min())}
         if unit != "K":
             out[name] = res
             continue

@@ -850,6 +850,7 @@ class ChemoMechProblem:
         """Take back the last step (an adaptive stepper rejected it): c, its BDF2 history, t
         and the Li bookkeeping as before it; the mechanics is re-solved if it is solved every
         step (the solver counters keep the work done)."""
+        self._traction_cache = None
         if getattr(self, "_undo", None) is None:
             raise RuntimeError("undo(): no step to take back")
         self.c_nm1.x.petsc_vec.copy(self.c.x.petsc_vec)  # c_nm1 holds c^n after a step
@@ -998,6 +999,16 @@ class ChemoMechProblem:
         return its
 
     # ------------------------------------------------------------------ outputs
+    def update_derived(self) -> dict[str, fem.Function]:
+        """The derived DG0 fields (stress tensor, von Mises, hydrostatic, principal, radial,
+        hoop) of the current state, refreshed if the state changed (collective)."""
+        self._update_derived()
+        return self._derived
+
+    def flux_windows(self) -> list[tuple[float, float]]:
+        """(start, end) (s) of every galvanostatic flux condition."""
+        return [(cond.start, cond.end) for cond, _, _ in self._fluxes]
+
     def _update_derived(self) -> None:
         """The DG0 fields: the stress tensor from one compiled Expression (cell midpoints),
         the rest cellwise in numpy from it (one JIT kernel instead of one per field)."""
@@ -1122,10 +1133,22 @@ class ChemoMechProblem:
         average over dS, or ds: "normal_mean_form_Pa", "shear_mean_form_Pa"); the two agree
         when the stress is constant per cell and differ by O(h) otherwise. Interior facets on
         a process boundary need a mesh with GhostMode.shared_facet (checked)."""
+        key = (str(marker), self.steps, self.mech_solves)
+        cache = getattr(self, "_traction_cache", None)
+        if cache is not None and cache[0] == key:  # (probes and the summary ask repeatedly)
+            return dict(cache[1])
+        out = self._facet_traction(marker)
+        self._traction_cache = (key, dict(out))
+        return out
+
+    def facet_traction_values(self, marker) -> dict[str, np.ndarray]:
+        """Per owned facet of ``marker`` (this rank): ``triangles`` (k, 3, 3) node
+        coordinates (m; the first three nodes), ``normal_Pa`` t_n = n . sigma n and
+        ``shear_Pa`` |sigma n - t_n n| (from the adjacent cells' DG0 stresses, their mean on
+        an interior facet), ``area_m2`` and ``interior`` (two adjacent cells)."""
         self._update_derived()
-        mesh, comm = self.mesh, self.mesh.comm
+        mesh = self.mesh
         tdim = mesh.topology.dim
-        tags = _resolve(marker, self.markers)
         facets = self._facets(marker)
         facets = facets[facets < mesh.topology.index_map(tdim - 1).size_local]
         f2c = mesh.topology.connectivity(tdim - 1, tdim)
@@ -1143,7 +1166,16 @@ class ChemoMechProblem:
         trac = np.einsum("kij,kj->ki", s, n)
         tn = np.einsum("ki,ki->k", trac, n)
         ts = np.linalg.norm(trac - tn[:, None] * n, axis=1)
-        has_interior = comm.allreduce(bool((counts == 2).any()), op=MPI.LOR)
+        return {"triangles": x, "normal_Pa": tn, "shear_Pa": ts, "area_m2": area,
+                "interior": counts == 2}
+
+    def _facet_traction(self, marker) -> dict[str, float]:
+        mesh, comm = self.mesh, self.mesh.comm
+        tdim = mesh.topology.dim
+        tags = _resolve(marker, self.markers)
+        v = self.facet_traction_values(marker)
+        tn, ts, area = v["normal_Pa"], v["shear_Pa"], v["area_m2"]
+        has_interior = comm.allreduce(bool(v["interior"].any()), op=MPI.LOR)
         imap = mesh.topology.index_map(tdim)
         if has_interior and comm.size > 1 and comm.allreduce(imap.num_ghosts, op=MPI.SUM) == 0:
             raise ValueError("facet_traction on interior facets in parallel needs a mesh "
@@ -1211,6 +1243,7 @@ class ChemoMechProblem:
         if state.get("scheme", self.params.scheme) != self.params.scheme:
             raise ValueError(f"checkpoint of scheme {state['scheme']!r}, problem uses "
                              f"{self.params.scheme!r}")
+        self._traction_cache = None
         self.t, self.steps = float(state["t"]), int(state["steps"])
         self._dt_prev = None if state["dt_prev"] is None else float(state["dt_prev"])
         self._injected = float(state["injected_mol"])

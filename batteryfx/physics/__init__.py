@@ -7,7 +7,11 @@ Adding a physics: a module here with its section, condition/source types, quanti
 
 from __future__ import annotations
 
-from batteryfx.physics import chemomech, heat  # noqa: F401  (register "chemomech", "heat")
+from batteryfx.physics import (  # noqa: F401  (register "chemomech", "electrolyte", "heat")
+    chemomech,
+    electrolyte,
+    heat,
+)
 from batteryfx.physics.base import REGISTRY, PhysicsModel, Quantity, physics_of, register
 
 __all__ = ["REGISTRY", "PhysicsModel", "Quantity", "physics_of", "register"]

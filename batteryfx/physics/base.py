@@ -17,7 +17,10 @@ The problem a physics builds satisfies (duck-typed, see solvers/heat.py ``HeatPr
 - ``breakpoints()``: times the steps must land on (source switches);
 - ``state()`` / ``restore(state)``: JSON-able scalars carried through a checkpoint (the
   fields themselves are checkpointed through :meth:`PhysicsModel.fields`);
-- ``destroy()``.
+- ``destroy()``;
+- optionally ``stop_reason``: None, or why the run cannot go on (e.g. the salt is used up):
+  the run loop then ends at the current time with complete outputs (summary.json
+  ``stopped_early``).
 
 Modules here import no DOLFINx at module level (validating a case does not need it); the
 ``build`` methods import their solver when called.
@@ -76,6 +79,11 @@ class PhysicsModel:
     def summary(self, case, problem) -> dict:
         """This physics' entries of summary.json (collective)."""
         return {}
+
+    def write_outputs(self, case, problem, folder) -> list:
+        """Extra files of this physics written at the end of a run into ``folder`` (the run's
+        OUT.partial; collective). Returns their paths; each must match OUTPUT_PATTERNS."""
+        return []
 
     def report(self, problem) -> None:
         """End-of-run warnings (energy or mass balance, bounds), logged on rank 0."""

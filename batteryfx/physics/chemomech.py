@@ -284,7 +284,7 @@ class ParticleProblem:
     def step(self, dt: float) -> None:
         info = self.inner.step(dt)
         self.iterations += info["iterations"]
-        self.inner._update_derived()
+        self.inner.update_derived()
 
     def undo(self) -> None:
         self.inner.undo()
@@ -294,8 +294,8 @@ class ParticleProblem:
 
     def breakpoints(self) -> list[float]:
         out = []
-        for cond, _, _ in self.inner._fluxes:
-            out += [t for t in (cond.start, cond.end) if 0 < t < math.inf]
+        for start, end in self.inner.flux_windows():
+            out += [t for t in (start, end) if 0 < t < math.inf]
         return sorted(set(out))
 
     def state(self) -> dict:
@@ -304,7 +304,7 @@ class ParticleProblem:
     def restore(self, state: dict) -> None:
         self.iterations = int(state.get("iterations_run", 0))
         self.inner.restore(state)
-        self.inner._update_derived()
+        self.inner.update_derived()
 
     def destroy(self) -> None:
         self.inner.destroy()
@@ -349,7 +349,7 @@ def build_problem(case, geometry) -> ParticleProblem:
     inner = cm.ChemoMechProblem(geometry.mesh, geometry.cell_tags, geometry.facet_tags, params,
                                 conditions, markers=markers)
     inner.solve_mechanics()
-    inner._update_derived()
+    inner.update_derived()
     return ParticleProblem(inner, geometry)
 
 
@@ -372,8 +372,8 @@ class ChemoMechModel(PhysicsModel):
 
     def fields(self, problem) -> dict:
         inner = problem.inner
-        inner._update_derived()
-        d = inner._derived
+        inner.update_derived()
+        d = inner.update_derived()
         problem.displacement.interpolate(inner.u)
         out = {"concentration": inner.c, "displacement": problem.displacement}
         for name in ("von_mises", "hydrostatic_stress", "radial_stress", "hoop_stress"):
@@ -388,7 +388,7 @@ class ChemoMechModel(PhysicsModel):
     def probe_sources(self, problem) -> dict:
         inner = problem.inner
         integrands = inner.probe_integrands()
-        d = inner._derived
+        d = inner.update_derived()
         return {"concentration": inner.c,
                 "state_of_charge": integrands["state_of_charge"],
                 "li_content": inner.c,
@@ -397,6 +397,31 @@ class ChemoMechModel(PhysicsModel):
                 "strain_energy": integrands["strain_energy_density"],
                 "normal_traction_max": lambda m: inner.facet_traction(m)["normal_max_Pa"],
                 "shear_traction_max": lambda m: inner.facet_traction(m)["shear_max_Pa"]}
+
+    def write_outputs(self, case, problem, folder) -> list:
+        """fields/grain_boundaries.npz: every grain-boundary facet (triangle nodes, m) with
+        its normal and shear traction (Pa) at the end (for the traction map figure)."""
+        from pathlib import Path
+
+        import numpy as np
+
+        from batteryfx.parallel import on_rank0
+
+        markers = problem.geometry.markers
+        if "grain_boundaries" not in markers or markers["grain_boundaries"].dim != 2:
+            return []
+        inner = problem.inner
+        v = inner.facet_traction_values("grain_boundaries")
+        comm = problem.geometry.mesh.comm
+        parts = {k: comm.gather(v[k], root=0) for k in ("triangles", "normal_Pa", "shear_Pa")}
+        path = Path(folder) / "fields" / "grain_boundaries.npz"
+
+        def write():
+            np.savez(path, time_s=inner.t,
+                     **{k: np.concatenate(p) for k, p in parts.items()})
+
+        on_rank0(comm, write, what="writing fields/grain_boundaries.npz")
+        return [path]
 
     def summary(self, case, problem) -> dict:
         inner = problem.inner

@@ -120,6 +120,18 @@ def test_ncm523_grain_boundary_tension_follows_the_lattice_mismatch(shared_tmp):
     gb_end = s["facet_tractions"]["grain_boundaries"]["normal_max_Pa"]
     assert gb_end == pytest.approx(gb[-1], rel=1e-9)
     assert s["crack_risk"]["grain_boundaries"] == pytest.approx(gb_end / 0.6e9, rel=1e-12)
+    # the traction map: every grain-boundary facet once (any rank count), max = the summary's
+    gb_file = np.load(out / "fields" / "grain_boundaries.npz")
+    assert gb_file["normal_Pa"].max() == pytest.approx(gb_end, rel=1e-12)
+    assert gb_file["triangles"].shape == (len(gb_file["normal_Pa"]), 3, 3)
+    area = 0.5 * np.linalg.norm(np.cross(gb_file["triangles"][:, 1] - gb_file["triangles"][:, 0],
+                                         gb_file["triangles"][:, 2] - gb_file["triangles"][:, 0]),
+                                axis=1).sum()
+    assert area == pytest.approx(s["facet_tractions"]["grain_boundaries"]["area_m2"], rel=1e-12)
+    if comm.rank == 0:
+        from batteryfx.post.particle_figures import grain_boundary_figure
+
+        assert grain_boundary_figure(out).exists()
 
 
 def test_validating_a_particle_case_needs_no_dolfinx():

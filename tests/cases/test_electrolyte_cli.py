@@ -1,0 +1,102 @@
+"""The electrolyte physics and case sweeps through the CLI: the bundled Li-stripping rate sweep
+(reduced) against the steady closed form, serial = 2 ranks, a rerun that reuses the finished
+members, a run that stops when the salt is used up, and bad input naming the key."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from mpi4py import MPI
+
+import pytest
+
+from batteryfx.cli import main
+from tests.helpers import assert_ranks_agree, bundled_case_with, expect_one_error
+
+pytestmark = pytest.mark.mpi
+comm = MPI.COMM_WORLD
+F, R = 96485.33212, 8.314462618
+T = 298.15
+#: constant properties (the linear path): LiPF6 in EC:EMC at 1 M (materials/data)
+D, KAPPA, TPLUS, C0 = 1.7694e-10, 0.9487, 0.2594, 1000.0
+L, EPS = 25e-6, 0.4
+REDUCED = ["physics.concentration_dependent=false", 'time.end="30 s"', 'time.dt_max="2 s"',
+           "time.growth=1.3", 'outputs.field_times=["1 s"]']
+
+
+def _steady(i: float) -> dict:
+    """Steady Li | Li cell, constant properties: linear profile about c0 (salt conserved)."""
+    d_eff, k_eff = D * EPS**1.5, KAPPA * EPS**1.5
+    half = (1 - TPLUS) * i * L / (2 * F * d_eff)
+    ca, cc = C0 + half, C0 - half
+    return {"ca": ca, "cc": cc, "eta": 2 * R * T / F * (1 - TPLUS) * math.log(ca / cc),
+            "ohmic": i * L / k_eff}
+
+
+def test_strip_sweep_against_the_steady_state(shared_tmp):
+    """Each member's electrode concentrations, concentration overpotential and ohmic drop at
+    30 s (20 x the slowest relaxation time, 1.4 s) equal the steady closed form; the report
+    lists every member; a second run of the same sweep reuses the finished members."""
+    case = bundled_case_with("strip_rate_sweep", REDUCED, shared_tmp / "strip.toml")
+    out = shared_tmp / "strip"
+    assert main(["run", str(case), "--out", str(out), "-q", "--no-figures"]) == 0
+    report = json.loads((out / "sweep.json").read_text())
+    assert [m["label"] for m in report["members"]] == ["i1", "i3", "i5"]
+    for m, i in zip(report["members"], (10.0, 30.0, 50.0), strict=True):
+        exact, r = _steady(i), m["results"]
+        assert m["value_si"] == pytest.approx(i)
+        assert r["li_surface.final_mol_m3"] == pytest.approx(exact["ca"], rel=1e-9)
+        assert r["counter_surface.final_mol_m3"] == pytest.approx(exact["cc"], rel=1e-9)
+        assert r["eta_conc.final_V"] == pytest.approx(exact["eta"], rel=1e-7)
+        assert r["ohmic.final_V"] == pytest.approx(exact["ohmic"], rel=1e-9)
+    assert "| eta_conc.final_V |" in (out / "sweep.md").read_text()
+    member = shared_tmp / "strip_i3" / "summary.json"
+    before = member.stat().st_mtime_ns
+    comm.Barrier()
+    assert main(["run", str(case), "--out", str(out), "-q", "--no-figures"]) == 0
+    assert member.stat().st_mtime_ns == before  # reused, not run again
+    assert (out / "sweep.json").exists()
+
+
+def test_one_member_on_one_and_two_ranks(shared_tmp):
+    """A member (sweep.member set) is an ordinary run: the same probes on 1 and 2 ranks."""
+    case = bundled_case_with("strip_rate_sweep", REDUCED + [
+        "sweep.member=i5", 'physics.protocol.current_density="5 mA/cm^2"',
+        "geometry.layers[0].cells=40"], shared_tmp / "member.toml")
+    par = assert_ranks_agree(case, shared_tmp / "ranks", rel=1e-10)
+    assert par["probes"]["li_surface"]["final_mol_m3"] == pytest.approx(_steady(50.0)["ca"],
+                                                                        rel=1e-9)
+
+
+def test_run_stops_when_the_salt_is_used_up(shared_tmp):
+    """400 um of glass fibre at 10 mA/cm^2: the steady drop (1.4 x c0 across) cannot be
+    carried; the run ends at the depletion time with complete outputs and says why."""
+    case = bundled_case_with("strip_rate_sweep", REDUCED + [
+        "sweep.member=i10", 'physics.protocol.current_density="10 mA/cm^2"',
+        'geometry.layers[0].thickness="400 um"', "physics.regions.separator.porosity=0.9",
+        'time.end="10 min"', 'time.dt_max="5 s"'], shared_tmp / "deplete.toml")
+    out = shared_tmp / "deplete"
+    assert main(["run", str(case), "--out", str(out), "-q", "--no-figures"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert "used up" in s["stopped_early"]
+    t_dep = s["headline"]["depletion_time_s"]
+    assert 0 < t_dep <= s["end_time_s"] < 600
+    assert s["end_time_s"] - t_dep < 5.0  # the step that crossed zero
+    assert s["probes"]["counter_surface"]["min_mol_m3"] < 50.0
+
+
+@pytest.mark.parametrize("setting, key, text", [
+    ("physics.electrolyte=Unobtainium", "physics.electrolyte", "unknown material"),
+    ("physics.anode=left", "physics.anode", "facet marker"),
+    ("physics.regions.cathode.porosity=0.3", "physics.regions.cathode", "volume marker"),
+    ('physics.protocol.start="40 min"', "physics.protocol", "no current"),
+    ("physics.properties.transference_number=1.5", "physics.properties.transference_number",
+     "less than 1"),
+    ('sweep.values=["1 mA/cm^2", "3 K", "5 mA/cm^2"]', "sweep.values", "wrong dimension"),
+])
+def test_bad_electrolyte_cases(shared_tmp, capfd, setting, key, text):
+    case = bundled_case_with("strip_rate_sweep", [setting], shared_tmp / "bad.toml")
+    out = shared_tmp / "bad_out"
+    expect_one_error(capfd, ["run", str(case), "--out", str(out)], key, text)
+    assert not out.exists() and not (shared_tmp / "bad_out_i1").exists()
