@@ -158,12 +158,12 @@ SOLVERS = {
     # read, unless the user chose another -heat_pc_type
     "cg_column_mg": {"ksp_type": "cg"},
 }
-#: ``solver = "auto"``: from this many dofs, column multigrid on an extruded mesh. Below it
-#: MUMPS with its reused factorization is faster on the pouch cases (measured on the 134 k-dof
-#: hot-spot case: 0.3-1.2 s per reused step, 8-10 s per new dt, vs 1-15 s per step for column
-#: multigrid, whose iterations grow with dt there: a region held at a fixed temperature inside
-#: the stack and the graded in-plane mesh); above it MUMPS's memory grows superlinearly
-AUTO_ITERATIVE_DOFS = 300_000
+#: ``solver = "auto"``: from this many dofs, column multigrid on an extruded mesh (below it
+#: MUMPS). Measured with the column multigrid of this version (2 shared cores, same results to
+#: 1e-8 relative): the 134 k-dof pouch hot spot 14.0 s CPU for 9 steps vs MUMPS 48.6 s; the
+#: 54 k-dof nail case 17.0 vs 34.8 s for its run; the 63 k-dof PI-Ag/Cu coupon 70.5 vs 138.9 s.
+#: Small meshes (the CI cases) keep MUMPS: exact to round-off on any rank count
+AUTO_ITERATIVE_DOFS = 40_000
 #: ... where at least this fraction of the (columns x z levels) grid carries a dof
 _EXTRUDED_FILL = 0.6
 
