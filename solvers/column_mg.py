@@ -955,7 +955,16 @@ class ColumnMG:
                 if opt["coarse_solver"]:
                     cpc.setFactorSolverType(opt["coarse_solver"])
             self._coarse.setOperators(last.A)
+            self._set_coarse_workspace(400)
             self._coarse.setUp()
+            if self._coarse_failed():
+                # MUMPS INFOG(1) = -9: its work array, sized from the analysis, was too small
+                # for the pivoting the badly scaled coarse operator needed (met on 2 ranks of
+                # the pouch hot spot at dt = 0.29 s): factor again with more room
+                self._set_coarse_workspace(4000)
+                self._coarse.reset()
+                self._coarse.setOperators(last.A)
+                self._coarse.setUp()
         elif self._coarse is not None:
             self._coarse.destroy()
             self._coarse = None
@@ -993,6 +1002,19 @@ class ColumnMG:
         fine = _Level(comm, grid.row_col, grid.row_z, grid)
         fine.A = A.createSubMatrix(is_, is_)
         return fine
+
+    def _set_coarse_workspace(self, percent: int) -> None:
+        """MUMPS ICNTL(14): the extra work space (%) over the analysis' estimate."""
+        if (self.options["coarse_solver"] or "") != "mumps":
+            return
+        pc = self._coarse.getPC()
+        pc.setFactorSetUpSolverType()
+        pc.getFactorMatrix().setMumpsIcntl(14, percent)
+
+    def _coarse_failed(self) -> bool:
+        if (self.options["coarse_solver"] or "") != "mumps":
+            return False
+        return self._coarse.getPC().getFactorMatrix().getMumpsInfog(1) < 0
 
     def _coarsen(self, lev: _Level, layout: _Layout, k: int):
         """(coarse-column mask, column weights as a CSR over all columns) for the level, or
