@@ -55,6 +55,8 @@ QUANTITIES: dict[str, dict[str, Quantity]] = {
                                          "at the counter electrode"),
         "current_density": Quantity("A_m2", "value", "nominal current density (stripping "
                                     "positive)"),
+        "kinetic_overpotential": Quantity("V", "value", "charge-transfer overpotential of the "
+                                          "Li (and planar counter) electrode"),
     },
 }
 

@@ -140,6 +140,10 @@ class ElectrolyteSection(Section):
     counter: str | Literal[False] | None = "counter"
     protocol: Protocol
     saturation_concentration: Annotated[Concentration, Field(gt=0)] | None = None
+    #: i0 of the Li metal electrodes at the initial concentration (A/m^2): the kinetic
+    #: overpotential (2RT/F) asinh(i_n / (2 i0 sqrt(c_s / c0))) (symmetric Butler-Volmer,
+    #: alpha = 1/2) is reported; it does not change the imposed current distribution
+    exchange_current_density: Annotated[CurrentDensity, Field(gt=0)] | None = None
     on_depletion: Literal["stop", "continue"] = "stop"
     scheme: Literal["bdf2", "euler"] = "bdf2"
     solver: Literal["direct", "cg_gamg"] = "direct"
@@ -206,10 +210,11 @@ class ElectrolyteRun:
     """The run loop's view of an :class:`~batteryfx.solvers.electrolyte.ElectrolyteProblem`:
     stops the run (``stop_reason``) when the salt is used up at an electrode."""
 
-    def __init__(self, inner, geometry, on_depletion: str, segments=()):
+    def __init__(self, inner, geometry, on_depletion: str, segments=(), i0=None, c0=1.0):
         self.inner, self.geometry = inner, geometry
         self.on_depletion = on_depletion
         self.segments = tuple(segments)
+        self.i0, self.c0 = i0, c0
         #: current interrupts seen so far: the overpotentials when the current stops and
         #: when it starts again (the fast ohmic part is gone at once, the concentration
         #: part relaxes over L^2 / (pi^2 D_eff))
@@ -230,6 +235,28 @@ class ElectrolyteRun:
     @property
     def iterations(self) -> int:
         return self.inner.iterations
+
+    def kinetic_overpotential(self) -> float | None:
+        """Charge-transfer overpotential of the Li electrode plus that of a planar counter
+        electrode (V; symmetric Butler-Volmer, i0 ~ sqrt(c_s / c0) at each surface's mean
+        concentration), None without ``exchange_current_density``. A porous counter
+        electrode's kinetics are not modelled (its share is left out)."""
+        if self.i0 is None:
+            return None
+        inner = self.inner
+        q = inner.quantities()
+        rt_f = inner.rt_f
+        out = 0.0
+        sides = [(q["anode_current_density_A_m2"], q["anode_concentration_mol_m3"])]
+        if inner.counter_tags:
+            total = q["current_density_A_m2"] * inner.reference_area
+            sides.append((total / inner.counter_area, q["counter_concentration_mol_m3"]))
+        for i_n, c_s in sides:
+            if not (c_s > 0):
+                return float("nan")
+            i0 = self.i0 * math.sqrt(c_s / self.c0)
+            out += 2 * rt_f * math.asinh(abs(i_n) / (2 * i0))
+        return out
 
     @property
     def stop_reason(self) -> str | None:
@@ -259,7 +286,8 @@ class ElectrolyteRun:
                 self.interrupts.append({
                     "off_s": end, "on_s": nxt,
                     "concentration_overpotential_off_V": q["concentration_overpotential_V"],
-                    "ohmic_drop_off_V": q["ohmic_drop_V"]})
+                    "ohmic_drop_off_V": q["ohmic_drop_V"],
+                    "kinetic_overpotential_off_V": self.kinetic_overpotential()})
             if abs(t - nxt) <= tol:
                 for e in self.interrupts:
                     if abs(e["off_s"] - end) <= tol and "concentration_overpotential_on_V" \
@@ -319,7 +347,8 @@ def build_problem(case, geometry) -> ElectrolyteRun:
         on_saturation="flag", scheme=ph.scheme, solver=ph.solver)
     inner = el.ElectrolyteProblem(geometry.mesh, geometry.cell_tags, geometry.facet_tags,
                                   params)
-    return ElectrolyteRun(inner, geometry, ph.on_depletion, params.protocol)
+    return ElectrolyteRun(inner, geometry, ph.on_depletion, params.protocol,
+                          ph.exchange_current_density, params.c_initial)
 
 
 def relaxation_time(case, geometry) -> float | None:
@@ -416,7 +445,8 @@ class ElectrolyteModel(PhysicsModel):
                 "concentration_overpotential": quantity("concentration_overpotential_V"),
                 "ohmic_drop": quantity("ohmic_drop_V"),
                 "potential_difference": quantity("potential_difference_V"),
-                "current_density": quantity("current_density_A_m2")}
+                "current_density": quantity("current_density_A_m2"),
+                "kinetic_overpotential": lambda marker: problem.kinetic_overpotential()}
 
     def probe_reference(self, case):
         return initial_concentration(case.physics), None
@@ -437,13 +467,17 @@ class ElectrolyteModel(PhysicsModel):
             "max_concentration_mol_m3": s["max_concentration_over_run_mol_m3"],
             "depletion_time_s": s["depletion_time_s"],
             "saturation_time_s": s["saturation_time_s"]}
+        if problem.i0 is not None:
+            out["headline"]["kinetic_overpotential_end_V"] = problem.kinetic_overpotential()
         out["relaxation_time_s"] = relaxation_time(case, problem.geometry)
         if problem.interrupts:
             out["interrupts"] = problem.interrupts
             done = [e for e in problem.interrupts if e.get("relaxed_fraction") is not None]
             if done:
                 last = done[-1]
+                fast = last["ohmic_drop_off_V"] + (last["kinetic_overpotential_off_V"] or 0.0)
                 out["headline"].update({
+                    "interrupt_fast_V": fast,
                     "interrupt_ohmic_drop_V": last["ohmic_drop_off_V"],
                     "interrupt_concentration_overpotential_V":
                         last["concentration_overpotential_off_V"],

@@ -100,3 +100,30 @@ def test_bad_electrolyte_cases(shared_tmp, capfd, setting, key, text):
     out = shared_tmp / "bad_out"
     expect_one_error(capfd, ["run", str(case), "--out", str(out)], key, text)
     assert not out.exists() and not (shared_tmp / "bad_out_i1").exists()
+
+
+def test_kinetic_overpotential_and_interrupt_split(shared_tmp):
+    """With an exchange current density the charge-transfer overpotential of both Li
+    electrodes is reported ((2RT/F) asinh(i / (2 i0 sqrt(c_s / c0))) each); across an
+    interrupt the ohmic and kinetic parts vanish with the current while the concentration
+    overpotential only relaxes (recorded per interrupt)."""
+    case = bundled_case_with("strip_rate_sweep", REDUCED + [
+        "sweep.member=i3", 'physics.protocol.current_density="3 mA/cm^2"',
+        'physics.exchange_current_density="1 mA/cm^2"',
+        'physics.protocol.interrupt_every="20 s"', 'physics.protocol.interrupt_duration="1 s"',
+        'time.end="21.5 s"', 'time.dt_max="0.25 s"'], shared_tmp / "kin.toml")
+    out = shared_tmp / "kin"
+    assert main(["run", str(case), "--out", str(out), "-q", "--no-figures"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    (event,) = s["interrupts"]
+    ca = event["kinetic_overpotential_off_V"]
+    rt = 2 * R * T / F
+    exact = _steady(30.0)
+    kin = rt * (math.asinh(30.0 / (2 * 10.0 * math.sqrt(exact["ca"] / C0)))
+                + math.asinh(30.0 / (2 * 10.0 * math.sqrt(exact["cc"] / C0))))
+    assert ca == pytest.approx(kin, rel=1e-6)
+    assert event["ohmic_drop_off_V"] == pytest.approx(exact["ohmic"], rel=1e-9)
+    assert event["concentration_overpotential_off_V"] == pytest.approx(exact["eta"], rel=1e-6)
+    # after 1 s off (tau = 1.4 s) part of the concentration overpotential is left
+    assert 0.3 < event["relaxed_fraction"] < 0.9
+    assert s["headline"]["interrupt_fast_V"] == pytest.approx(kin + exact["ohmic"], rel=1e-6)
