@@ -89,6 +89,53 @@ class PhysicsModel:
         """End-of-run warnings (energy or mass balance, bounds), logged on rank 0."""
 
 
+class WrappedProblem:
+    """The run loop's view of a solver problem ``inner`` that already has ``t``, ``step``,
+    ``undo``, ``error_estimate``, ``breakpoints``, ``state``, ``restore`` and ``destroy``:
+    delegates them; a physics subclasses it for what it adds (derived fields, stop reasons,
+    its own bookkeeping in the state)."""
+
+    def __init__(self, inner, geometry):
+        self.inner, self.geometry = inner, geometry
+
+    @property
+    def t(self) -> float:
+        return self.inner.t
+
+    @t.setter
+    def t(self, value: float) -> None:
+        self.inner.t = value
+
+    @property
+    def num_dofs(self) -> int:
+        return self.inner.num_dofs
+
+    @property
+    def iterations(self) -> int:
+        return self.inner.iterations
+
+    def step(self, dt: float) -> None:
+        self.inner.step(dt)
+
+    def undo(self) -> None:
+        self.inner.undo()
+
+    def error_estimate(self):
+        return self.inner.error_estimate()
+
+    def breakpoints(self) -> list[float]:
+        return self.inner.breakpoints()
+
+    def state(self) -> dict:
+        return self.inner.state()
+
+    def restore(self, state: dict) -> None:
+        self.inner.restore(state)
+
+    def destroy(self) -> None:
+        self.inner.destroy()
+
+
 REGISTRY: dict[str, PhysicsModel] = {}
 
 

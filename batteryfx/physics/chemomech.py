@@ -26,7 +26,7 @@ from pydantic import Field, model_validator
 
 from batteryfx.errors import CaseError
 from batteryfx.log import LOGGER
-from batteryfx.physics.base import PhysicsModel, register
+from batteryfx.physics.base import PhysicsModel, WrappedProblem, register
 from batteryfx.quantities import QUANTITIES
 from batteryfx.schema import Section, Temperature, _bounded
 from batteryfx.units import (
@@ -256,41 +256,31 @@ def materials(case) -> dict:
     return {"materials": mats, "c_max": c_max, "c0": c0}
 
 
-class ParticleProblem:
+class ParticleProblem(WrappedProblem):
     """The run loop's view of a :class:`~batteryfx.solvers.chemomech.ChemoMechProblem`: one
     number of dofs and iterations, the derived stress fields refreshed after each step."""
 
     def __init__(self, inner, geometry):
         from dolfinx import fem
 
-        self.inner, self.geometry = inner, geometry
-        self.iterations = 0
+        super().__init__(inner, geometry)
+        self._iterations = 0
         # the displacement as written (vector P1 at the nodes, also for P2 displacement)
         self.displacement = fem.Function(
             fem.functionspace(geometry.mesh, ("Lagrange", 1, (3,))), name="displacement")
 
     @property
-    def t(self) -> float:
-        return self.inner.t
-
-    @t.setter
-    def t(self, value: float) -> None:
-        self.inner.t = value
-
-    @property
     def num_dofs(self) -> int:
         return sum(self.inner.num_dofs.values())
 
+    @property
+    def iterations(self) -> int:
+        return self._iterations
+
     def step(self, dt: float) -> None:
         info = self.inner.step(dt)
-        self.iterations += info["iterations"]
+        self._iterations += info["iterations"]
         self.inner.update_derived()
-
-    def undo(self) -> None:
-        self.inner.undo()
-
-    def error_estimate(self):
-        return self.inner.error_estimate()
 
     def breakpoints(self) -> list[float]:
         out = []
@@ -299,15 +289,12 @@ class ParticleProblem:
         return sorted(set(out))
 
     def state(self) -> dict:
-        return {**self.inner.state(), "iterations_run": self.iterations}
+        return {**self.inner.state(), "iterations_run": self._iterations}
 
     def restore(self, state: dict) -> None:
-        self.iterations = int(state.get("iterations_run", 0))
+        self._iterations = int(state.get("iterations_run", 0))
         self.inner.restore(state)
         self.inner.update_derived()
-
-    def destroy(self) -> None:
-        self.inner.destroy()
 
 
 def build_problem(case, geometry) -> ParticleProblem:

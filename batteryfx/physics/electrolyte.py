@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from batteryfx.errors import CaseError
 from batteryfx.log import LOGGER
-from batteryfx.physics.base import PhysicsModel, register
+from batteryfx.physics.base import PhysicsModel, WrappedProblem, register
 from batteryfx.quantities import QUANTITIES
 from batteryfx.schema import Section, Temperature
 from batteryfx.units import Concentration, CurrentDensity, Diffusivity, Time
@@ -206,12 +206,12 @@ def initial_concentration(ph) -> float:
     return float(m["salt_concentration"])
 
 
-class ElectrolyteRun:
+class ElectrolyteRun(WrappedProblem):
     """The run loop's view of an :class:`~batteryfx.solvers.electrolyte.ElectrolyteProblem`:
     stops the run (``stop_reason``) when the salt is used up at an electrode."""
 
     def __init__(self, inner, geometry, on_depletion: str, segments=(), i0=None, c0=1.0):
-        self.inner, self.geometry = inner, geometry
+        super().__init__(inner, geometry)
         self.on_depletion = on_depletion
         self.segments = tuple(segments)
         self.i0, self.c0 = i0, c0
@@ -219,22 +219,6 @@ class ElectrolyteRun:
         #: when it starts again (the fast ohmic part is gone at once, the concentration
         #: part relaxes over L^2 / (pi^2 D_eff))
         self.interrupts: list[dict] = []
-
-    @property
-    def t(self) -> float:
-        return self.inner.t
-
-    @t.setter
-    def t(self, value: float) -> None:
-        self.inner.t = value
-
-    @property
-    def num_dofs(self) -> int:
-        return self.inner.num_dofs
-
-    @property
-    def iterations(self) -> int:
-        return self.inner.iterations
 
     def kinetic_overpotential(self) -> float | None:
         """Charge-transfer overpotential of the Li electrode plus that of a planar counter
@@ -298,24 +282,12 @@ class ElectrolyteRun:
                         e["concentration_overpotential_on_V"] = eta1
                         e["relaxed_fraction"] = (1 - eta1 / eta0) if eta0 else None
 
-    def undo(self) -> None:
-        self.inner.undo()
-
-    def error_estimate(self):
-        return self.inner.error_estimate()
-
-    def breakpoints(self) -> list[float]:
-        return self.inner.breakpoints()
-
     def state(self) -> dict:
         return {**self.inner.state(), "interrupts": self.interrupts}
 
     def restore(self, state: dict) -> None:
         self.interrupts = [dict(e) for e in state.get("interrupts", [])]
         self.inner.restore(state)
-
-    def destroy(self) -> None:
-        self.inner.destroy()
 
 
 def build_problem(case, geometry) -> ElectrolyteRun:
