@@ -490,6 +490,8 @@ class HeatProblem:
         self.iterations = 0
         self.factorizations = 0
         self.fallback_steps = 0  # TR-BDF2 steps redone with the positive first-order scheme
+        self._fallback: PETSc.KSP | None = None  # MUMPS when an iterative solve fails
+        self.direct_fallback_solves = 0
         self._energy = {"loads_J": 0.0, "fixed_temperature_J": 0.0, "steady_J": 0.0,
                         "roundoff_J": 0.0}
         self._excess = 0.0  # largest excursion (K) outside self.bounds so far
@@ -677,7 +679,10 @@ class HeatProblem:
             b.axpy(-th, w)
             b.array[self._bc_rows] = self._g_owned
         self.ksp.solve(b, x)
-        self._check(x, t1, dt)
+        ksp = self.ksp
+        if self.ksp.getConvergedReason() < 0 and self.solver != "direct":
+            ksp = self._direct_fallback(b, x, t1)
+        self._check(x, t1, dt, ksp)
         x.copy(sh)
         sh.shift(-c)
         x_inf, xc_inf = x.norm(PETSc.NormType.INFINITY), sh.norm(PETSc.NormType.INFINITY)
@@ -840,18 +845,49 @@ class HeatProblem:
         self._energy["steady_J"] += self.energy() - stored
         self._track_extremes()
 
-    def _check(self, x: PETSc.Vec, t: float, dt: float | None) -> None:
+    def _direct_fallback(self, b: PETSc.Vec, x: PETSc.Vec, t: float) -> PETSc.KSP:
+        """The iterative solve failed: solve this system again with MUMPS (LU of the same
+        operator, factorized again only when the operator changed) and say so once. The
+        iterative solver stays the first choice for the next solves. Returns the KSP used."""
+        comm = self.V.mesh.comm
+        self.iterations += self.ksp.getIterationNumber()
+        reason = self.ksp.getConvergedReason()
+        if self._fallback is None:
+            ksp = PETSc.KSP().create(comm)
+            ksp.setOptionsPrefix("heat_fallback_")
+            ksp.setType(PETSc.KSP.Type.PREONLY)
+            pc = ksp.getPC()
+            pc.setType(PETSc.PC.Type.LU)
+            pc.setFactorSolverType("mumps")
+            ksp.setOperators(self.A)
+            pc.setFactorSetUpSolverType()
+            pc.getFactorMatrix().setMumpsIcntl(14, 100)
+            self._fallback = ksp
+            LOGGER.warning(f"warning: the {self.solver} heat solve failed at t = {t:.6g} s "
+                           f"(PETSc reason {reason}); solved again with MUMPS (LU). This and "
+                           "any later such solve are counted in summary.json "
+                           "direct_fallback_solves")
+        else:
+            self._fallback.setOperators(self.A)
+        x.set(0.0)
+        self._fallback.solve(b, x)
+        self.direct_fallback_solves += 1
+        return self._fallback
+
+    def _check(self, x: PETSc.Vec, t: float, dt: float | None,
+               ksp: PETSc.KSP | None = None) -> None:
         """After a solve: convergence (SolverDiverged), then T finite and >= 0 K
         (PhysicsViolation)."""
         comm = self.V.mesh.comm
-        reason = self.ksp.getConvergedReason()
-        self.iterations += self.ksp.getIterationNumber()
+        ksp = self.ksp if ksp is None else ksp
+        reason = ksp.getConvergedReason()
+        self.iterations += ksp.getIterationNumber()
         when = f"t = {t:.6g} s" + (f", dt = {dt:.3g} s" if dt is not None else " (steady)")
         what = f"time step {when}" if dt is not None else "steady solve"
         if reason < 0:
             raise SolverDiverged(
                 f"heat solver did not converge at {what} (PETSc reason {reason}, "
-                f"{self.ksp.getIterationNumber()} iterations); try physics.solver = 'direct', "
+                f"{ksp.getIterationNumber()} iterations); try physics.solver = 'direct', "
                 "a smaller time.dt_initial / time.dt_max, or a finer mesh"
             )
         finite = comm.allreduce(bool(np.isfinite(x.array_r).all()), op=MPI.LAND)
@@ -936,6 +972,8 @@ class HeatProblem:
                     self._y, self._load_vec, self._load_vec1, self._shifted,
                     self._constant_load, *[v for v, _ in self._timed_loads], *self._rad_vecs):
             obj.destroy()
+        if self._fallback is not None:
+            self._fallback.destroy()
         _unset_defaults(self._options_set)  # the user's own options stay
         self._options_set = []
 

@@ -528,6 +528,7 @@ class HeatModel(PhysicsModel):
             "factorizations": problem.factorizations,
             "linear_iterations": comm.allreduce(problem.iterations, op=MPI.MAX),
             "solver": problem.solver,
+            "direct_fallback_solves": problem.direct_fallback_solves,
             "scheme": case.physics.scheme,
             "positivity_fallback_steps": problem.fallback_steps,
             "energy_balance": energy_summary(problem.energy_balance()),

@@ -235,3 +235,34 @@ def test_column_multigrid_matches_direct(monkeypatch):
     err = np.abs(temps["auto"] - temps["direct"]).max()
     err = geometry.mesh.comm.allreduce(err, op=MPI.MAX)
     assert err < 1e-7 * 173.0, err
+
+
+def test_failed_iterative_solve_falls_back_to_direct():
+    """When the iterative heat solve fails (forced here: at most 2 CG iterations), the system
+    is solved again with MUMPS: the same temperatures as a direct run, the fallback counted
+    and the run goes on instead of stopping."""
+    from petsc4py import PETSc
+
+    geom = {"layers": _layers(1), "mesh_size": "10 mm",
+            "regions": [{"name": "nail", "size": ["3 mm", "3 mm"]}]}
+    sources = [{"type": "power", "marker": "nail", "value": "2 W"}]
+    temps, fallbacks = {}, {}
+    opts = PETSc.Options()
+    for solver in ("direct", "cg_icc"):
+        case = _case(geom, [], sources)
+        case.physics.solver = solver
+        if solver == "cg_icc":
+            opts["heat_ksp_max_it"] = 2
+        try:
+            geometry = build_case_geometry(case.geometry, MPI.COMM_WORLD)
+            problem = build_problem(case, geometry)
+            for dt in (1e-3, 1e-2, 1e-1):
+                problem.step(dt)
+        finally:
+            opts.delValue("heat_ksp_max_it")
+        temps[solver] = problem.T.x.array[:problem.V.dofmap.index_map.size_local].copy()
+        fallbacks[solver] = problem.direct_fallback_solves
+        problem.destroy()
+    assert fallbacks["direct"] == 0 and fallbacks["cg_icc"] >= 3
+    err = np.abs(temps["cg_icc"] - temps["direct"]).max()
+    assert MPI.COMM_WORLD.allreduce(err, op=MPI.MAX) < 1e-9
