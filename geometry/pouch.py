@@ -390,11 +390,19 @@ def _regions_1d(spec: PouchSpec, axis: int) -> list[tuple[float, float, float]]:
 
 
 def _breaks(spec: PouchSpec, axis: int) -> list[float]:
+    """Grid lines along the axis: every footprint, tab and region edge, except a tab's inner
+    end inside the envelope (it lies inside its layers' footprints, where those layers have
+    cells anyway: a line there only adds a thin strip of stretched cells across the pouch)."""
     pts = set()
-    rects = [la.footprint for la in spec.layers] + [t.rect for t in spec.tabs] \
-        + [r.rect for r in spec.regions]
+    rects = [la.footprint for la in spec.layers] + [r.rect for r in spec.regions]
     for r in rects:
         pts |= {r.x0, r.x1} if axis == 0 else {r.y0, r.y1}
+    env = envelope(spec)
+    lo, hi = (env.x0, env.x1) if axis == 0 else (env.y0, env.y1)
+    for t in spec.tabs:
+        a, b = (t.rect.x0, t.rect.x1) if axis == 0 else (t.rect.y0, t.rect.y1)
+        along = a < lo or b > hi  # the tab leaves the envelope along this axis
+        pts |= {e for e in (a, b) if not (along and lo < e < hi)}
     pts = sorted(pts)
     # merge breaks closer than round-off
     out = [pts[0]]
