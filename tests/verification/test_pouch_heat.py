@@ -264,5 +264,9 @@ def test_failed_iterative_solve_falls_back_to_direct():
         fallbacks[solver] = problem.direct_fallback_solves
         problem.destroy()
     assert fallbacks["direct"] == 0 and fallbacks["cg_icc"] >= 3
-    err = np.abs(temps["cg_icc"] - temps["direct"]).max()
-    assert MPI.COMM_WORLD.allreduce(err, op=MPI.MAX) < 1e-9
+    comm = MPI.COMM_WORLD
+    err = comm.allreduce(np.abs(temps["cg_icc"] - temps["direct"]).max(), op=MPI.MAX)
+    rise = comm.allreduce(np.abs(temps["direct"] - 300.0).max(), op=MPI.MAX)
+    # two LU solves of the same systems (from different initial guesses): round-off of
+    # T ~ 300 K, i.e. ~1e-12 relative (measured 5e-10 K serially and 1e-9 K on 2 ranks)
+    assert err < 1e-11 * 300.0 + 1e-9 * rise, (err, rise)
