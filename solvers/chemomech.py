@@ -104,11 +104,7 @@ from dolfinx import mesh as dmesh
 from dolfinx.fem import petsc as fem_petsc
 
 from batteryfx.errors import PhysicsViolation, SolverDiverged
-from batteryfx.solvers.petsc_options import (
-    _set_defaults,
-    _unset_defaults,
-)
-from batteryfx.solvers.petsc_options import _without_defaults_of_others as _only_mine
+from batteryfx.solvers.petsc_options import _unset_defaults, new_ksp, read_options
 
 #: options prefix of the diffusion solver (KSP, or SNES and its KSP)
 CHEM_PREFIX = "chem_"
@@ -625,11 +621,7 @@ class ChemoMechProblem:
         return fem.Constant(self.mesh, PETSc.ScalarType(float(d)))
 
     def _set_solver_options(self, prefix: str, defaults: dict, obj) -> dict:
-        owned, user = _set_defaults(prefix, defaults)
-        self._options += owned
-        with _only_mine(prefix, owned):
-            obj.setFromOptions()
-        return user
+        return read_options(obj, prefix, defaults, self._options)
 
     def _build_diffusion(self) -> None:
         p, mesh, V = self.params, self.mesh, self.V
@@ -666,12 +658,8 @@ class ChemoMechProblem:
             self.K.assemble()
             self.A = fem_petsc.create_matrix(self._a_form)
             self._assembled = None
-            self.ksp = PETSc.KSP().create(mesh.comm)
-            self.ksp.setOptionsPrefix(CHEM_PREFIX)
-            self.chem_user_options = self._set_solver_options(CHEM_PREFIX, chem_defaults,
-                                                              self.ksp)
-            if self.ksp.getType() != PETSc.KSP.Type.PREONLY:
-                self.ksp.setInitialGuessNonzero(True)
+            self.ksp, self.chem_user_options = new_ksp(mesh.comm, CHEM_PREFIX, chem_defaults,
+                                                       self._options)
             self._b = fem_petsc.create_vector(V)
             self._w = fem_petsc.create_vector(V)
             self.snes_problem = None
@@ -770,13 +758,8 @@ class ChemoMechProblem:
         if self.rigid_modes == "nullspace":
             self.Au.setNullSpace(self.nullspace)
         self.Au.setOption(PETSc.Mat.Option.SPD, True)
-        self.ksp_u = PETSc.KSP().create(mesh.comm)
-        self.ksp_u.setOptionsPrefix(MECH_PREFIX)
-        self.ksp_u.setOperators(self.Au)
-        self.mech_user_options = self._set_solver_options(
-            MECH_PREFIX, dict(MECH_SOLVERS[p.mech_solver]), self.ksp_u)
-        if self.ksp_u.getType() != PETSc.KSP.Type.PREONLY:
-            self.ksp_u.setInitialGuessNonzero(True)
+        self.ksp_u, self.mech_user_options = new_ksp(
+            mesh.comm, MECH_PREFIX, dict(MECH_SOLVERS[p.mech_solver]), self._options, self.Au)
         self._bu = fem_petsc.create_vector(W)
 
     # ------------------------------------------------------------------ properties

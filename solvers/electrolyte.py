@@ -117,8 +117,7 @@ from dolfinx.fem import petsc as fem_petsc
 
 from batteryfx.errors import PhysicsViolation, SolverDiverged
 from batteryfx.solvers.chemomech import Table
-from batteryfx.solvers.petsc_options import _set_defaults, _unset_defaults
-from batteryfx.solvers.petsc_options import _without_defaults_of_others as _only_mine
+from batteryfx.solvers.petsc_options import _unset_defaults, new_ksp, read_options
 
 #: options prefix of the salt KSP (linear path) or of the SNES and its KSP (Newton path)
 ELYTE_PREFIX = "elyte_"
@@ -474,11 +473,7 @@ class ElectrolyteProblem:
             if self.anode_tags else np.zeros(0, np.int32)
 
     def _set_solver_options(self, prefix: str, defaults: dict, obj) -> dict:
-        owned, user = _set_defaults(prefix, defaults)
-        self._options += owned
-        with _only_mine(prefix, owned):
-            obj.setFromOptions()
-        return user
+        return read_options(obj, prefix, defaults, self._options)
 
     def laws(self, c):
         """(D, kappa, t+, factor) as UFL of the concentration ``c``."""
@@ -526,12 +521,8 @@ class ElectrolyteProblem:
         load = self._electrode_terms(v)
         self._load_form = fem.form(load if load is not None
                                    else fem.Constant(mesh, PETSc.ScalarType(0.0)) * v * self.dx)
-        self.ksp = PETSc.KSP().create(mesh.comm)
-        self.ksp.setOptionsPrefix(ELYTE_PREFIX)
-        self.user_options = self._set_solver_options(ELYTE_PREFIX, dict(SOLVERS[p.solver]),
-                                                     self.ksp)
-        if self.ksp.getType() != PETSc.KSP.Type.PREONLY:
-            self.ksp.setInitialGuessNonzero(True)
+        self.ksp, self.user_options = new_ksp(mesh.comm, ELYTE_PREFIX, dict(SOLVERS[p.solver]),
+                                              self._options)
         self._b = fem_petsc.create_vector(V)
         self._w = fem_petsc.create_vector(V)
         self._load = fem_petsc.create_vector(V)
@@ -548,13 +539,8 @@ class ElectrolyteProblem:
         md = {} if p.quadrature_degree is None else {"quadrature_degree": p.quadrature_degree}
         self._phi_rhs_form = fem.form(keff * kd * ufl.inner(ufl.grad(self.c) / cl, ufl.grad(v))
                                       * self.dx(metadata=md))
-        self.ksp_phi = PETSc.KSP().create(mesh.comm)
-        self.ksp_phi.setOptionsPrefix(ELYTE_PHI_PREFIX)
-        self.ksp_phi.setOperators(self.K_phi)
-        self.phi_user_options = self._set_solver_options(
-            ELYTE_PHI_PREFIX, dict(SOLVERS[p.solver]), self.ksp_phi)
-        if self.ksp_phi.getType() != PETSc.KSP.Type.PREONLY:
-            self.ksp_phi.setInitialGuessNonzero(True)
+        self.ksp_phi, self.phi_user_options = new_ksp(
+            mesh.comm, ELYTE_PHI_PREFIX, dict(SOLVERS[p.solver]), self._options, self.K_phi)
         self._bphi = fem_petsc.create_vector(V)
         self.snes_problem = None
 

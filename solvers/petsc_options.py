@@ -70,3 +70,30 @@ def _without_defaults_of_others(prefix: str, mine: list[str]):
     finally:
         for name, value in hidden.items():
             opts[name] = value
+
+
+def read_options(obj, prefix: str, defaults: dict, owned: list[str]) -> dict:
+    """Put ``defaults`` into the database where the user has not set them (their names are
+    appended to ``owned``, for :func:`_unset_defaults` when the problem is destroyed), let the
+    PETSc object ``obj`` (KSP, SNES, ...) read its options with other problems' defaults
+    hidden, and return the options the user set under ``prefix``."""
+    names, user = _set_defaults(prefix, defaults)
+    owned += names
+    with _without_defaults_of_others(prefix, names):
+        obj.setFromOptions()
+    return user
+
+
+def new_ksp(comm, prefix: str, defaults: dict, owned: list[str],
+            operator: PETSc.Mat | None = None) -> tuple[PETSc.KSP, dict]:
+    """A KSP under ``prefix`` (operator set before the options are read, when given)
+    configured by :func:`read_options`; an iterative one starts from the previous solution.
+    Returns (ksp, the user's options)."""
+    ksp = PETSc.KSP().create(comm)
+    ksp.setOptionsPrefix(prefix)
+    if operator is not None:
+        ksp.setOperators(operator)
+    user = read_options(ksp, prefix, defaults, owned)
+    if ksp.getType() != PETSc.KSP.Type.PREONLY:
+        ksp.setInitialGuessNonzero(True)
+    return ksp, user
