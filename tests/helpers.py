@@ -102,6 +102,15 @@ def probe_results(summary: dict) -> dict:
             for key, value in res.items()}
 
 
+def on_all_and_one_rank(run):
+    """(``run(COMM_WORLD)``, ``run(COMM_SELF)`` on rank 0 broadcast to every rank): the same
+    computation on all ranks and on one, for rank-independence tests (collective)."""
+    comm = MPI.COMM_WORLD
+    par = run(comm)
+    ser = run(MPI.COMM_SELF) if comm.rank == 0 else None
+    return par, comm.bcast(ser, root=0)
+
+
 def assert_ranks_agree(case, folder, rel: float = 1e-8) -> dict:
     """Run ``case`` on all ranks and on rank 0 alone (COMM_SELF) into ``folder``/par and /ser;
     assert the same dofs and steps and every probe result equal to ``rel``; return the

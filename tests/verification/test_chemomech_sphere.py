@@ -39,6 +39,7 @@ from batteryfx.solvers.chemomech import (
     SurfaceFlux,
     Table,
 )
+from tests.helpers import on_all_and_one_rank
 
 pytestmark = pytest.mark.verification
 
@@ -622,10 +623,7 @@ def _bicrystal_run(comm) -> dict:
 def test_ranks_agree(case):
     """All ranks (free sphere with null space, direct solvers; bicrystal grain-boundary
     tractions with interior facets across ranks) = rank 0 alone, to 1e-8."""
-    comm = MPI.COMM_WORLD
-    par = case(comm)
-    ser = case(MPI.COMM_SELF) if comm.rank == 0 else None
-    ser = comm.bcast(ser, root=0)
+    par, ser = on_all_and_one_rank(case)
     assert par.keys() == ser.keys()
     for key, value in ser.items():
         assert par[key] == pytest.approx(value, rel=1e-8, abs=1e-8 * abs(value) + 1e-300), key

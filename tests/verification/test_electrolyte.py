@@ -35,6 +35,7 @@ from batteryfx.solvers.electrolyte import (
     Region,
     Table,
 )
+from tests.helpers import on_all_and_one_rank
 
 pytestmark = [pytest.mark.verification, pytest.mark.mpi]
 
@@ -564,10 +565,7 @@ def _run_2d_half(comm) -> dict:
 def test_ranks_agree(case):
     """All ranks = rank 0 alone (1D Newton with a Table D; 2D patterned anode, linear), to
     1e-8 (the gauge vertex is the same point: the smallest (x, y, z) on the anode)."""
-    comm = MPI.COMM_WORLD
-    par = case(comm)
-    ser = case(MPI.COMM_SELF) if comm.rank == 0 else None
-    ser = comm.bcast(ser, root=0)
+    par, ser = on_all_and_one_rank(case)
     assert par.keys() == ser.keys()
     for key, value in ser.items():
         if value is None or not np.isfinite(value):
