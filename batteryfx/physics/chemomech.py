@@ -359,7 +359,6 @@ class ChemoMechModel(PhysicsModel):
 
     def fields(self, problem) -> dict:
         inner = problem.inner
-        inner.update_derived()
         d = inner.update_derived()
         problem.displacement.interpolate(inner.u)
         out = {"concentration": inner.c, "displacement": problem.displacement}
