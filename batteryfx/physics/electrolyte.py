@@ -220,6 +220,14 @@ class ElectrolyteRun(WrappedProblem):
         #: part relaxes over L^2 / (pi^2 D_eff))
         self.interrupts: list[dict] = []
 
+    def quantities(self) -> dict:
+        """The solver's scalar results of the current state, computed once per state (every
+        value probe of a probe row asks for them; each evaluation assembles several forms)."""
+        key = (self.inner.t, self.inner.steps)
+        if getattr(self, "_quantities", (None,))[0] != key:
+            self._quantities = (key, self.inner.quantities())
+        return self._quantities[1]
+
     def kinetic_overpotential(self) -> float | None:
         """Charge-transfer overpotential of the Li electrode plus that of a planar counter
         electrode (V; symmetric Butler-Volmer, i0 ~ sqrt(c_s / c0) at each surface's mean
@@ -228,7 +236,7 @@ class ElectrolyteRun(WrappedProblem):
         if self.i0 is None:
             return None
         inner = self.inner
-        q = inner.quantities()
+        q = self.quantities()
         rt_f = inner.rt_f
         out = 0.0
         sides = [(q["anode_current_density_A_m2"], q["anode_concentration_mol_m3"])]
@@ -266,7 +274,7 @@ class ElectrolyteRun(WrappedProblem):
                 continue  # no rest after this segment
             if abs(t - end) <= tol and not any(abs(e["off_s"] - end) <= tol
                                                for e in self.interrupts):
-                q = self.inner.quantities()
+                q = self.quantities()
                 self.interrupts.append({
                     "off_s": end, "on_s": nxt,
                     "concentration_overpotential_off_V": q["concentration_overpotential_V"],
@@ -276,7 +284,7 @@ class ElectrolyteRun(WrappedProblem):
                 for e in self.interrupts:
                     if abs(e["off_s"] - end) <= tol and "concentration_overpotential_on_V" \
                             not in e:
-                        q = self.inner.quantities()
+                        q = self.quantities()
                         eta0 = e["concentration_overpotential_off_V"]
                         eta1 = q["concentration_overpotential_V"]
                         e["concentration_overpotential_on_V"] = eta1
@@ -408,7 +416,7 @@ class ElectrolyteModel(PhysicsModel):
         integrands = inner.probe_integrands()
 
         def quantity(key):
-            return lambda marker: inner.quantities()[key]
+            return lambda marker: problem.quantities()[key]
 
         return {"concentration": inner.c, "potential": inner.phi,
                 "salt": integrands["salt"],
@@ -457,7 +465,7 @@ class ElectrolyteModel(PhysicsModel):
         return out
 
     def report(self, problem) -> None:
-        s = problem.inner.quantities()
+        s = problem.quantities()
         if s["salt_drift_rel"] > 1e-8:
             LOGGER.warning(f"warning: the salt balance drifted by {s['salt_drift_rel']:.3g} "
                            "of the initial content (expected ~1e-12): check the electrode "
