@@ -197,6 +197,11 @@ class PouchGeometry(_Section):
     max_cell_thickness: PositiveLength | None = None
     mode: Literal["resolved", "homogenised"] = "resolved"
     homogenised_cells: Annotated[int, Field(ge=1, le=10000)] | None = None
+    #: mirror-symmetry planes through the centre of the separator footprint: "x" keeps the
+    #: half x >= its centre, "y" the half y >= its centre, both a quarter; the stack, its
+    #: regions and tabs must be mirror-symmetric (checked). Faces on the planes: the facet
+    #: marker "symmetry" (zero heat flux); sources in watts are for the whole cell
+    symmetry: Annotated[list[Literal["x", "y"]], Field(max_length=2)] = []
 
 
 class _ParticleMesh(_Section):

@@ -133,7 +133,9 @@ def pouch_spec_from_case(section: PouchGeometry, key: str = SECTION) -> PouchSpe
                      tabs=tuple(tabs), regions=tuple(regions), grading=section.grading,
                      min_cells_per_layer=section.min_cells_per_layer,
                      max_cell_thickness=section.max_cell_thickness, mode=section.mode,
-                     homogenised_cells=section.homogenised_cells)
+                     homogenised_cells=section.homogenised_cells,
+                     symmetry=tuple((a, (sx if a == "x" else sy) / 2)
+                                    for a in section.symmetry))
 
 
 def _with_contacts(layers, contacts, key: str):
@@ -303,6 +305,11 @@ def case_cell_budget(case, key: str = "cell") -> dict | None:
               in sheets]
     capacity = cell.areal_capacity * sum(coated) / 3600.0  # C -> Ah
     electrolyte = cell.electrolyte_per_capacity * capacity * 3600.0  # kg
+    if getattr(spec, "symmetry", ()):  # the whole cell's envelope, not the modelled part
+        from dataclasses import replace
+
+        from batteryfx.geometry import plan_geometry
+        plan = plan_geometry(replace(spec, symmetry=()))
     env = plan.boxes["pouch"]
     dims = tuple(hi - lo for lo, hi in zip(*env, strict=True))
     out = cell_budget(layers, capacity_Ah=capacity, nominal_voltage_V=cell.nominal_voltage,

@@ -84,7 +84,9 @@ class Probes:
             if kind == "value":  # the problem computes it (collective, same on all ranks)
                 self._values.append((i, source, spec.marker))
             elif kind != "field":
-                size = 1.0 if kind == "integral" else geometry.measure(spec.marker)
+                # an integral is for the whole object: the mesh may be 1/copies of it
+                size = 1.0 / geometry.copies if kind == "integral" \
+                    else geometry.measure(spec.marker)
                 self._reducers.append((i, "mean", fem.form(source * measure), size))
             elif spec.reduce == "mean":
                 self._reducers.append((i, "mean", fem.form(source * measure),

@@ -286,7 +286,9 @@ def _summary(case, case_path, geometry, physics, problem, stepper, comm, *, wall
         "geometry": {"kind": case.geometry.kind,
                      "stack_boxes_m": {k: [list(lo), list(hi)]
                                        for k, (lo, hi) in geometry.boxes.items()},
-                     "cells_per_layer": geometry.info.get("cells_per_layer", {})},
+                     "cells_per_layer": geometry.info.get("cells_per_layer", {}),
+                     **({"symmetry": geometry.info["symmetry"]}
+                        if "symmetry" in geometry.info else {})},
         "probes": results,
         "cell_budget": _budget(case),
     }

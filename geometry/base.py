@@ -89,6 +89,10 @@ class Geometry:
     info: dict = field(default_factory=dict)
     #: bounding box of each stack (or part) by name, in metres
     boxes: dict[str, Box] = field(default_factory=dict)
+    #: the mesh is 1/copies of the object by mirror symmetry (e.g. 4: a quarter cell):
+    #: totals a case gives for the whole object (a source's watts) are divided by it and
+    #: integrals over markers multiplied by it
+    copies: int = 1
 
     def entities(self, name: str) -> np.ndarray:
         """Local indices of the mesh entities (cells or facets) of a marker."""
@@ -126,6 +130,8 @@ class Plan:
     boxes: dict[str, Box]
     layers: tuple[Layer, ...]
     cells: int
+    #: the mesh is 1/copies of the object by mirror symmetry (see :attr:`Geometry.copies`)
+    copies: int = 1
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,12 @@ or cathode), unit cells ``unit1`` ... (the anode coating, separator and cathode 
 anode-cathode face pair), the regions by name and ``cell`` (everything). Facets: ``bottom``
 (z = 0), ``top`` (z = H), ``tabs`` (the outer faces of tab cells outside the envelope),
 ``sides`` (the rest) and ``outer`` (all); ``bottom`` and ``top`` are the envelope's faces.
+
+Symmetry (``symmetry`` planes x = p and / or y = q through a mirror-symmetric stack): only the
+part at x >= p (y >= q) is meshed, a half or a quarter of the cell (:func:`reduce_by_symmetry`);
+its faces on the planes are the facet marker ``symmetry`` (not part of ``outer``).
+:attr:`Geometry.copies` (2 or 4) tells the physics that totals given for the whole cell are
+shared by that many mirror images.
 """
 
 from __future__ import annotations
@@ -147,6 +153,14 @@ class PouchSpec:
     max_cell_thickness: float | None = None
     mode: str = "resolved"
     homogenised_cells: int | None = None  # cells through the block (None: one per 5 layers)
+    #: mirror-symmetry planes (axis "x" or "y", position m): the model keeps the part of the
+    #: cell at coordinates >= each plane (half or quarter of it); the stack must be mirror-
+    #: symmetric about each plane (footprints and regions centred on it, each tab centred on
+    #: it or with a mirror-image tab on the same layers). See :func:`reduce_by_symmetry`.
+    symmetry: tuple[tuple[str, float], ...] = ()
+    #: set by :func:`reduce_by_symmetry` on the reduced spec: the planes the cell was cut at
+    #: (its faces there are the ``symmetry`` facets)
+    mirror: tuple[tuple[str, float], ...] = ()
     info: dict = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -255,14 +269,106 @@ def check(spec: PouchSpec) -> None:
             raise GeometryError("must be > 0", f"{key}.mesh_size", reg.mesh_size)
     if not spec.mesh_size > 0:
         raise GeometryError("must be > 0", "mesh_size", spec.mesh_size)
+    _check_symmetry(spec, size)
+
+
+# --------------------------------------------------------------------------- symmetry
+def _mirror(rect: Rect, axis: str, p: float) -> Rect:
+    """The mirror image of a rectangle in the plane ``axis`` = p."""
+    if axis == "x":
+        return Rect(2 * p - rect.x1, rect.y0, 2 * p - rect.x0, rect.y1)
+    return Rect(rect.x0, 2 * p - rect.y1, rect.x1, 2 * p - rect.y0)
+
+
+def _same(a: Rect, b: Rect, tol: float) -> bool:
+    return all(abs(u - v) <= tol for u, v in ((a.x0, b.x0), (a.y0, b.y0), (a.x1, b.x1),
+                                               (a.y1, b.y1)))
+
+
+def _check_symmetry(spec: PouchSpec, size: float) -> None:
+    """GeometryError unless the stack is mirror-symmetric about every plane of
+    ``spec.symmetry`` (then the half / quarter model with zero-flux faces on the planes
+    represents the whole cell exactly)."""
+    if not spec.symmetry:
+        return
+    if spec.mirror:
+        raise GeometryError("a reduced spec cannot be reduced again", "symmetry",
+                            list(spec.symmetry))
+    env, tol = envelope(spec), 1e-9 * size
+    axes = [a for a, _ in spec.symmetry]
+    if any(a not in ("x", "y") for a in axes) or len(set(axes)) != len(axes):
+        raise GeometryError("allowed: the axes 'x' and / or 'y', each once", "symmetry", axes)
+    for axis, p in spec.symmetry:
+        lo, hi = (env.x0, env.x1) if axis == "x" else (env.y0, env.y1)
+        if not lo < p < hi:
+            raise GeometryError(f"the plane {axis} = {p:g} m does not cut the stack "
+                                f"({lo:g} .. {hi:g} m)", "symmetry", axes)
+        for i, la in enumerate(spec.layers):
+            if not _same(_mirror(la.footprint, axis, p), la.footprint, tol):
+                raise GeometryError(f"the footprint is not mirror-symmetric about {axis} = "
+                                    f"{p:g} m (a symmetry plane needs a symmetric stack)",
+                                    f"layers[{i}].footprint", la.name)
+        for i, reg in enumerate(spec.regions):
+            if not _same(_mirror(reg.rect, axis, p), reg.rect, tol):
+                raise GeometryError(f"must be centred on the symmetry plane {axis} = {p:g} m "
+                                    "(its mirror image would be a second region)",
+                                    f"regions[{i}].center",
+                                    [(reg.rect.x0 + reg.rect.x1) / 2,
+                                     (reg.rect.y0 + reg.rect.y1) / 2])
+        for i, tab in enumerate(spec.tabs):
+            image = _mirror(tab.rect, axis, p)
+            if not any(_same(image, other.rect, tol) and set(other.layers) == set(tab.layers)
+                       for other in spec.tabs):
+                raise GeometryError(f"is not mirror-symmetric about {axis} = {p:g} m and has "
+                                    "no mirror-image tab on the same layers: remove the "
+                                    "symmetry plane (or the tab)", f"tabs[{i}].rect", tab.name)
+
+
+def reduce_by_symmetry(spec: PouchSpec) -> PouchSpec:
+    """The part of a mirror-symmetric stack at coordinates >= every plane of
+    ``spec.symmetry`` (footprints, tabs and regions clipped there; tabs wholly on the other
+    side dropped, their mirror images stay), with ``mirror`` = those planes. The faces on the
+    planes are the ``symmetry`` facets: zero normal heat flux, the exact condition of a
+    symmetric temperature field. A spec without planes is returned as is."""
+    if not spec.symmetry:
+        return spec
+    check(spec)
+
+    def clip(r: Rect) -> Rect | None:
+        for axis, p in spec.symmetry:
+            r = Rect(max(r.x0, p), r.y0, r.x1, r.y1) if axis == "x" \
+                else Rect(r.x0, max(r.y0, p), r.x1, r.y1)
+            if r.x1 <= r.x0 or r.y1 <= r.y0:
+                return None
+        return r
+
+    layers = tuple(PouchLayer(la.name, la.material, la.thickness, clip(la.footprint),
+                              la.component, la.part, la.unit, la.cells, la.conductance)
+                   for la in spec.layers)
+    tabs = tuple(Tab(t.name, clip(t.rect), t.layers) for t in spec.tabs
+                 if clip(t.rect) is not None)
+    regions = tuple(Region(r.name, clip(r.rect), r.layers, r.mesh_size) for r in spec.regions)
+    return PouchSpec(layers=layers, mesh_size=spec.mesh_size, filler=spec.filler, tabs=tabs,
+                     regions=regions, grading=spec.grading,
+                     min_cells_per_layer=spec.min_cells_per_layer,
+                     max_cell_thickness=spec.max_cell_thickness, mode=spec.mode,
+                     homogenised_cells=spec.homogenised_cells, symmetry=(),
+                     mirror=spec.symmetry, info=spec.info)
+
+
+def copies(spec: PouchSpec) -> int:
+    """How many mirror images of the model make the whole cell (1, 2 or 4)."""
+    return 2 ** len(spec.symmetry or spec.mirror)
 
 
 def plan(spec: PouchSpec) -> Plan:
-    """Markers, boxes, layer table and cell count without meshing."""
+    """Markers, boxes, layer table and cell count without meshing (of the reduced model when
+    the spec has symmetry planes)."""
     check(spec)
+    spec = reduce_by_symmetry(spec)
     rows, markers = _tables(spec)
     return Plan(markers=markers, boxes=bounding_boxes(spec), layers=tuple(rows),
-                cells=estimate_cells(spec))
+                cells=estimate_cells(spec), copies=copies(spec))
 
 
 def bounding_boxes(spec: PouchSpec) -> dict[str, Box]:
@@ -373,6 +479,8 @@ def _tables(spec: PouchSpec) -> tuple[list[Layer], dict[str, Marker]]:
     for i, kind in enumerate(kinds):
         markers[kind] = Marker((last + 1 + i,), 2)
     markers["outer"] = Marker(tuple(last + 1 + i for i in range(len(kinds))), 2)
+    if spec.mirror:  # the cut faces: not outer (no convection there), zero flux by default
+        markers["symmetry"] = Marker((last + 1 + len(kinds),), 2)
     return rows, markers
 
 
@@ -534,6 +642,7 @@ def build(spec: PouchSpec, comm) -> Geometry:
     from dolfinx import mesh as dmesh
 
     p = plan(spec)
+    spec = reduce_by_symmetry(spec)
     if comm.rank == 0:
         nodes, cells = mesh_arrays(spec)
     else:
@@ -565,8 +674,13 @@ def build(spec: PouchSpec, comm) -> Geometry:
                             if r.stack == "pouch" and r.name != "filler"},
         "height_m": height(spec),
     }
+    if spec.mirror:
+        info["symmetry"] = {"planes_m": {axis: pos for axis, pos in spec.mirror},
+                            "copies": copies(spec),
+                            "note": "the mesh is 1/copies of the cell (the part at coordinates "
+                                    ">= each plane); totals are for the whole cell"}
     return Geometry(msh, cell_tags, facet_tags, dict(p.markers), list(p.layers), info,
-                    boxes=dict(p.boxes))
+                    boxes=dict(p.boxes), copies=copies(spec))
 
 
 def cell_tags_at(spec: PouchSpec, centres: np.ndarray) -> np.ndarray:
@@ -617,6 +731,8 @@ def facet_tags_at(spec: PouchSpec, mids: np.ndarray, markers: dict[str, Marker])
     tags[np.abs(z - h) < tol] = markers["top"].tags[0]
     if spec.tabs:  # strictly outside the envelope: a tab's faces
         tags[~env.contains(x, y, tol)] = markers["tabs"].tags[0]
+    for axis, p in spec.mirror:  # the faces on a symmetry plane (envelope and tabs)
+        tags[np.abs((x if axis == "x" else y) - p) < tol] = markers["symmetry"].tags[0]
     return tags
 
 

@@ -173,8 +173,8 @@ def cut_view(fig: dict, boxes: dict, grids: list) -> tuple[dict, list]:
     cuts = []
     for grid in grids:
         grid.points = grid.points / metres  # figures are drawn in `unit`
-        cuts.append(clip_cut(grid.slice(normal=normal, origin=origin), across, origin[across],
-                             window))
+        cuts.append(clip_cut(grid.slice(normal=normal, origin=inside(grid, normal, origin)),
+                             across, origin[across], window))
     stretch = vertical_exaggeration(cuts[0], across, up, fig.get("z_scale"))
     for cut in cuts:
         pts = cut.points.copy()
@@ -183,6 +183,18 @@ def cut_view(fig: dict, boxes: dict, grids: list) -> tuple[dict, list]:
     view = {"normal": normal, "origin": origin, "across": across, "up": up, "window": window,
             "stretch": stretch, "unit": unit, "metres": metres}
     return view, cuts
+
+
+def inside(grid, normal: str, origin) -> list[float]:
+    """``origin`` moved along ``normal`` to just inside the grid's bounds (by 1e-6 of its
+    extent): a cut on a boundary face (e.g. the symmetry plane of a half model) or beyond
+    the grid would be empty."""
+    axis = "xyz".index(normal)
+    lo, hi = grid.bounds[2 * axis], grid.bounds[2 * axis + 1]
+    eps = 1e-6 * (hi - lo)
+    out = list(origin)
+    out[axis] = min(max(out[axis], lo + eps), hi - eps)
+    return out
 
 
 def frame(plotter, cut, view: dict, panel_aspect: float, margin: float) -> None:

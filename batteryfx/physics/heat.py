@@ -311,25 +311,28 @@ def heat_sources(case, geometry) -> list:
     spread marker until the stored energy is spent."""
     from batteryfx.solvers import heat
 
+    def whole(marker: str) -> float:
+        """Volume of a marker in the whole cell (m^3): the mesh may be 1/copies of it."""
+        return geometry.measure(marker) * geometry.copies
+
     out = []
     for s in case.sources:
         if s.type == "power_density":
             out.append(heat.VolumeSource(s.marker, s.value, s.start, s.end))
         elif s.type == "power":
-            out.append(heat.VolumeSource(s.marker, s.value / geometry.measure(s.marker),
-                                         s.start, s.end))
+            out.append(heat.VolumeSource(s.marker, s.value / whole(s.marker), s.start, s.end))
         elif s.type == "internal_short":
             circuit = s.circuit()
             i2 = circuit.current(s.start) ** 2
             # a constant V: constant power (no profile); else the power follows V(s(t))^2
             profile = None if s.ocv is None else circuit
             out.append(heat.VolumeSource(
-                s.marker, i2 * s.short_resistance / geometry.measure(s.marker),
+                s.marker, i2 * s.short_resistance / whole(s.marker),
                 s.start, circuit.end, profile))
             if s.internal_resistance > 0:
                 out.append(heat.VolumeSource(
-                    s.spread_marker, i2 * s.internal_resistance
-                    / geometry.measure(s.spread_marker), s.start, circuit.end, profile))
+                    s.spread_marker, i2 * s.internal_resistance / whole(s.spread_marker),
+                    s.start, circuit.end, profile))
     return out
 
 
@@ -401,10 +404,11 @@ def sanity_report(problem) -> None:
 
 
 
-def energy_summary(balance: dict) -> dict:
-    """summary.json's energy balance: stored heat, what was put in, their drift."""
-    keys = ("stored_J", "net_input_J", "loads_J", "fixed_temperature_J", "drift_J", "drift_rel")
-    return {k: balance[k] for k in keys}
+def energy_summary(balance: dict, copies: int = 1) -> dict:
+    """summary.json's energy balance: stored heat, what was put in, their drift (J, for the
+    whole object: the mesh's values times ``copies``, its mirror images)."""
+    keys = ("stored_J", "net_input_J", "loads_J", "fixed_temperature_J", "drift_J")
+    return {**{k: balance[k] * copies for k in keys}, "drift_rel": balance["drift_rel"]}
 
 
 
@@ -531,7 +535,8 @@ class HeatModel(PhysicsModel):
             "direct_fallback_solves": problem.direct_fallback_solves,
             "scheme": case.physics.scheme,
             "positivity_fallback_steps": problem.fallback_steps,
-            "energy_balance": energy_summary(problem.energy_balance()),
+            "energy_balance": energy_summary(problem.energy_balance(),
+                                             problem.geometry.copies),
             "max_principle": max_principle_summary(problem),
             "initial_temperature_K": case.physics.initial_temperature,
             "reference_temperature_K": reference_temperature(case),

@@ -128,3 +128,43 @@ def test_nail_case_runs(shared_tmp):
     budget = s["cell_budget"]
     assert budget["capacity_Ah"] == pytest.approx(0.3853, rel=1e-3)
     assert 300 < budget["specific_energy_Wh_per_kg"] < 400
+
+
+@pytest.mark.mpi
+def test_nail_quarter_model_equals_full(shared_tmp):
+    """geometry.symmetry = ["x", "y"] on the centred nail: the quarter model's mesh is the
+    full mesh's quarter (nail 3 mm / 0.5 mm cells: the centre lines are grid lines), so the
+    discrete solutions agree to the solver's round-off: every probe (max, mean, a point,
+    a stored-heat integral for the whole cell) and the energy balance to 1e-9; the short's
+    watts are for the whole cell; the cell budget is the whole cell's; the cut figure on the
+    symmetry plane is drawn."""
+    from batteryfx.cli import bundled_cases
+
+    sets = ["geometry.mesh_size=10 mm", "geometry.regions[0].mesh_size=0.5 mm",
+            "geometry.max_cell_thickness=60 um", "time.end=0.2 s", "time.dt_max=0.1 s",
+            "physics.solver=direct", "outputs.field_times=[0.2]", "figures.times=[0.2]",
+            "probes=[{name='nail_max', marker='nail', reduce='max'}, {name='unit2_mean', "
+            "marker='unit2'}, {name='unit2_heat', marker='unit2', quantity='heat'}, "
+            "{name='pt', point=[0.04, 0.03, 0.3e-3]}]"]
+    s = {}
+    for name, extra in (("full", ["geometry.symmetry=[]"]),
+                        ("quarter", ["geometry.symmetry=['x', 'y']"])):
+        out = shared_tmp / f"nail_{name}"
+        args = ["run", str(bundled_cases()["pouch_nail_piag_vs_cu"]), "--out", str(out), "-q"]
+        assert main(args + [f"--set={x}" for x in sets + extra]) == 0
+        s[name] = json.loads((out / "summary.json").read_text())
+    full, quarter = s["full"], s["quarter"]
+    assert quarter["cells"] * 4 == full["cells"]
+    assert quarter["geometry"]["symmetry"]["copies"] == 4
+    assert "symmetry" not in full["geometry"]
+    for probe, values in full["probes"].items():
+        for key, value in values.items():
+            if isinstance(value, float):
+                assert quarter["probes"][probe][key] == pytest.approx(value, rel=1e-9), \
+                    (probe, key)
+    for key in ("stored_J", "net_input_J", "loads_J"):
+        assert quarter["energy_balance"][key] == pytest.approx(full["energy_balance"][key],
+                                                               rel=1e-9), key
+    assert quarter["internal_shorts"] == full["internal_shorts"]
+    assert quarter["cell_budget"] == full["cell_budget"]
+    assert (shared_tmp / "nail_quarter" / "figures" / "temperature_cut_y.png").exists()

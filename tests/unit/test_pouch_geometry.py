@@ -156,3 +156,62 @@ def test_tab_inner_end_adds_no_grid_line():
         assert any(abs(y - tab.rect.y1) < 1e-12 for y in ys)
         assert any(abs(x - tab.rect.x0) < 1e-12 for x in xs)
         assert any(abs(x - tab.rect.x1) < 1e-12 for x in xs)
+
+
+# --------------------------------------------------------------------------- symmetry planes
+#: two tabs that are each other's mirror image in x = 30 mm, on the anode collectors
+MIRRORED_TABS = [{"name": "left", "electrode": "anode", "span": ["8 mm", "18 mm"],
+                  "length": "6 mm"},
+                 {"name": "right", "electrode": "anode", "span": ["42 mm", "52 mm"],
+                  "length": "6 mm"}]
+
+
+@pytest.mark.mpi
+def test_symmetry_quarter_and_half_models():
+    """A centred nail and mirrored tabs: the quarter (half) model is exactly the part of the
+    full mesh at x, y >= the centre (cell count / 4, volumes / 4); its cut faces are the
+    facet marker "symmetry", not in "outer"; geometry.copies tells the physics."""
+    kw = dict(unit="piag_20li_ncm811", cathodes=1, mesh_size="6 mm",
+              regions=[{"name": "nail", "size": ["4 mm", "4 mm"], "mesh_size": "1 mm"}])
+    _, full = plan_case_geometry(_section(**kw))
+    _, quarter = plan_case_geometry(_section(**kw, symmetry=["x", "y"]))
+    assert quarter.cells * 4 == full.cells and quarter.copies == 4 and full.copies == 1
+    assert "symmetry" not in full.markers
+    sym = quarter.markers["symmetry"]
+    assert sym.dim == 2 and not set(sym.tags) & set(quarter.markers["outer"].tags)
+    g = build_case_geometry(_section(**kw, symmetry=["x", "y"]), MPI.COMM_WORLD)
+    assert g.copies == 4 and g.info["symmetry"]["planes_m"] == pytest.approx(
+        {"x": 30 * MM, "y": 23.5 * MM}, rel=1e-12)
+    assert g.num_cells_global() == quarter.cells
+    h = sum(la.z1 - la.z0 for la in g.layers if la.stack == "pouch" and la.name != "filler")
+    assert g.measure("nail") == pytest.approx(4 * 4 * MM**2 * h / 4, rel=1e-9)
+    assert g.measure("a0/pi") == pytest.approx(7 * UM * 58 * 45 * MM**2 / 4, rel=1e-9)
+    # the symmetry faces: on x = 30 mm over y = 23.5 .. 47 mm, on y = 23.5 mm over
+    # x = 30 .. 60 mm, each the stack height high
+    assert g.measure("symmetry") == pytest.approx((30 + 23.5) * MM * h, rel=1e-9)
+    # a half model with two mirrored tabs keeps one of them, clipped by nothing
+    half = build_case_geometry(_section(**kw, tabs=MIRRORED_TABS, symmetry=["x"]),
+                               MPI.COMM_WORLD)
+    whole = build_case_geometry(_section(**kw, tabs=MIRRORED_TABS), MPI.COMM_WORLD)
+    assert "tabs" in half.markers and half.copies == 2
+    assert half.measure("tabs") == pytest.approx(whole.measure("tabs") / 2, rel=1e-9)
+    assert half.measure("cell") == pytest.approx(whole.measure("cell") / 2, rel=1e-9)
+
+
+@pytest.mark.parametrize("kw, key", [
+    (dict(regions=[{"name": "hot", "size": ["2 mm", "2 mm"], "center": ["20 mm", "23.5 mm"]}],
+          symmetry=["x"]), "geometry.regions[0].center"),
+    (dict(tabs=[{"name": "t", "electrode": "anode", "span": ["8 mm", "18 mm"],
+                 "length": "6 mm"}], symmetry=["x"]), "geometry.tabs[0].rect"),
+    # a tab centred on x = 30 mm is its own mirror image, but not on the y plane's other side
+    (dict(tabs=[{"name": "t", "electrode": "anode", "span": ["25 mm", "35 mm"],
+                 "length": "6 mm"}], symmetry=["y"]), "geometry.tabs[0].rect"),
+])
+def test_symmetry_errors_name_the_key(kw, key):
+    with pytest.raises(CaseError) as err:
+        plan_case_geometry(_section(unit="piag_20li_ncm811", cathodes=1, **kw))
+    assert err.value.key == key, err.value
+    # a centred tab is fine with the x plane
+    if key == "geometry.tabs[0].rect" and kw["symmetry"] == ["y"]:
+        plan_case_geometry(_section(unit="piag_20li_ncm811", cathodes=1,
+                                    **{**kw, "symmetry": ["x"]}))
