@@ -74,7 +74,12 @@ Time schemes (``scheme``):
   ``fallback_steps`` counts them. (With the consistent mass no scheme keeps the maximum
   principle, so there is no safeguard; nor can time stepping remove undershoots from a mesh
   whose stiffness matrix is not an M-matrix: Q1 hexahedra with aspect ratios above ~sqrt 2 at
-  a sudden hot spot.)
+  a sudden hot spot.) After such a futile redo (it leaves more than half of the excursion;
+  measured on the pouch hot spot: 62 of 101 steps redone, every redo leaving 0.01-1 K below
+  298 K, as much as TR-BDF2 did; counted in ``fallback_futile``; the step keeps whichever
+  result leaves the range less) the steps whose excursion stays within twice what that redo
+  left are not redone (``fallback_skipped``): there the redo costs four solves and only lowers
+  the order. An excursion beyond that, or on the other side of the range, is redone again.
 
 * ``"theta"``: (M/dt + theta K) T^{n+1} = (M/dt - (1 - theta) K) T^n + F^{n+1/2} (theta = 1
   backward Euler, 1/2 Crank-Nicolson with a backward-Euler (Rannacher) start-up), F^{n+1/2}
@@ -490,6 +495,9 @@ class HeatProblem:
         self.iterations = 0
         self.factorizations = 0
         self.fallback_steps = 0  # TR-BDF2 steps redone with the positive first-order scheme
+        self.fallback_futile = 0  # ... of which the redo did not remove the excursion
+        self.fallback_skipped = 0  # excursions within twice the last futile redo's: kept
+        self._mesh_excess = (0.0, 0.0)  # excursions (above, below; K) futile redos left
         self._fallback: PETSc.KSP | None = None  # MUMPS when an iterative solve fails
         self.direct_fallback_solves = 0
         self._energy = {"loads_J": 0.0, "fixed_temperature_J": 0.0, "steady_J": 0.0,
@@ -557,8 +565,9 @@ class HeatProblem:
             self._apply_bcs()
         # what undo() puts back
         self.T.x.petsc_vec.copy(self._prev)
-        self._before = (t0, dict(self._energy), self._excess, self.fallback_steps,
-                        self._startup_left)
+        self._before = (t0, dict(self._energy), self._excess, self._startup_left,
+                        self.fallback_steps, self.fallback_futile, self.fallback_skipped,
+                        self._mesh_excess)
         if self.scheme == "tr_bdf2":
             energy = self._tr_bdf2(dt)
         elif self._startup_left > 0:
@@ -595,11 +604,12 @@ class HeatProblem:
     def undo(self) -> None:
         """Take back the last step (an adaptive stepper rejected it): T, t and the energy
         bookkeeping as before it (the solve counters keep the work done)."""
-        t0, energy, excess, fallback, startup = self._before
+        t0, energy, excess, startup, *fallback = self._before
         self._prev.copy(self.T.x.petsc_vec)
         self.T.x.scatter_forward()
-        self.t, self._energy, self._excess = t0, energy, excess
-        self.fallback_steps, self._startup_left = fallback, startup
+        self.t, self._energy, self._excess, self._startup_left = t0, energy, excess, startup
+        (self.fallback_steps, self.fallback_futile, self.fallback_skipped,
+         self._mesh_excess) = fallback
 
     def error_estimate(self) -> float | None:
         """Local error (K, largest over the nodes) of the last TR-BDF2 step, from the rates at
@@ -759,9 +769,38 @@ class HeatProblem:
             w.axpy(1.0, r1)
         # energy: E^{n+1} - E^n = c1 (E* - E^n) + (stage-2 inputs)
         energy = _C1 * e1 + self._solve(x, tau, 1.0, y, w, t + dt, dt)
-        if self._safeguard and self._outside_bounds(x):
-            energy = self._positive_step(dt)
+        if self._safeguard:
+            trigger = self._fallback_trigger()
+            excess = self._bounds_excess(x)  # (above hi, below lo)
+            floor = self._mesh_excess
+            if all(e <= max(trigger, 2.0 * f) for e, f in zip(excess, floor, strict=True)):
+                # within round-off, or on each side no worse than what the first-order scheme
+                # left on this mesh before: the mesh, not the time scheme, makes it; keep the
+                # second-order result (a side without a futile redo has floor 0)
+                if max(excess) > trigger:
+                    self.fallback_skipped += 1
+                return energy
+            x.copy(y)  # the TR-BDF2 result (y is free after stage 2)
+            positive = self._positive_step(dt)
             self.fallback_steps += 1
+            left = self._bounds_excess(x)
+            futile = [e > trigger and lf > 0.5 * e for e, lf in zip(excess, left, strict=True)]
+            if all(f or e <= trigger for f, e in zip(futile, excess, strict=True)):
+                # futile: backward Euler leaves (most of) it too, so Q1 cells that are no
+                # M-matrix cause it (at a sudden hot spot): keep the result that leaves the
+                # range less (this step's redo is paid for) and skip the redo while the
+                # excursion stays within twice this level
+                self._mesh_excess = tuple(lf if f else fl for lf, f, fl
+                                          in zip(left, futile, floor, strict=True))
+                self.fallback_futile += 1
+                if max(left) < max(excess):
+                    energy = positive
+                else:
+                    y.copy(x)
+            else:
+                self._mesh_excess = tuple(lf if f else 0.0 for lf, f
+                                          in zip(left, futile, strict=True))
+                energy = positive
         return energy
 
     def _positive_step(self, dt: float) -> np.ndarray:
@@ -788,10 +827,15 @@ class HeatProblem:
         x.axpy(1.0 - _A4, us)
         return energy
 
-    def _outside_bounds(self, x: PETSc.Vec) -> bool:
+    def _fallback_trigger(self) -> float:
+        """Excursion (K) outside the data range that redoes a TR-BDF2 step: round-off."""
         lo, hi = self.bounds
-        trigger = _FALLBACK_RTOL * max(hi - lo, 1e-3 * abs(hi))
-        return x.max()[1] > hi + trigger or x.min()[1] < lo - trigger
+        return _FALLBACK_RTOL * max(hi - lo, 1e-3 * abs(hi))
+
+    def _bounds_excess(self, x: PETSc.Vec) -> tuple[float, float]:
+        """How far (K, <= 0 inside) x goes above hi and below lo of the data (collective)."""
+        lo, hi = self.bounds
+        return x.max()[1] - hi, lo - x.min()[1]
 
     def _track_extremes(self) -> None:
         if self.bounds is None:
@@ -946,6 +990,9 @@ class HeatProblem:
         return {"scheme": self.scheme, "startup_left": int(self._startup_left),
                 "factorizations": int(self.factorizations), "iterations": int(self.iterations),
                 "fallback_steps": int(self.fallback_steps),
+                "fallback_futile": int(self.fallback_futile),
+                "fallback_skipped": int(self.fallback_skipped),
+                "mesh_excess": list(self._mesh_excess),
                 "energy": {k: float(v) for k, v in self._energy.items()},
                 "max_principle_excess": float(self._excess), "bc_applied": self._bc_applied,
                 "radiation_assemblies": int(self.radiation_assemblies)}
@@ -959,6 +1006,9 @@ class HeatProblem:
         self.factorizations = int(state["factorizations"])
         self.iterations = int(state["iterations"])
         self.fallback_steps = int(state.get("fallback_steps", 0))
+        self.fallback_futile = int(state.get("fallback_futile", 0))
+        self.fallback_skipped = int(state.get("fallback_skipped", 0))
+        self._mesh_excess = tuple(float(v) for v in state.get("mesh_excess", (0.0, 0.0)))
         self._energy.update({k: float(v) for k, v in state.get("energy", {}).items()})
         self._excess = float(state.get("max_principle_excess", 0.0))
         self._bc_applied = bool(state.get("bc_applied", True))

@@ -535,6 +535,10 @@ class HeatModel(PhysicsModel):
             "direct_fallback_solves": problem.direct_fallback_solves,
             "scheme": case.physics.scheme,
             "positivity_fallback_steps": problem.fallback_steps,
+            # redos that could not remove the excursion (the mesh causes it) and the steps
+            # not redone for that reason (solvers/heat.py, positivity safeguard)
+            "positivity_fallback_futile": problem.fallback_futile,
+            "positivity_fallback_skipped": problem.fallback_skipped,
             "energy_balance": energy_summary(problem.energy_balance(),
                                              problem.geometry.copies),
             "max_principle": max_principle_summary(problem),
