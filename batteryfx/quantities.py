@@ -57,6 +57,12 @@ QUANTITIES: dict[str, dict[str, Quantity]] = {
                                     "positive)"),
         "kinetic_overpotential": Quantity("V", "value", "charge-transfer overpotential of the "
                                           "Li (and planar counter) electrode"),
+        "cell_voltage": Quantity("V", "value", "phi_s of the counter minus phi_s of the Li "
+                                 "electrode (OCV minus the overpotentials)"),
+        "anode_kinetic_overpotential": Quantity("V", "value", "phi_s - phi - U at the Li "
+                                                "electrode (surface mean, signed)"),
+        "counter_kinetic_overpotential": Quantity("V", "value", "phi_s - phi - U at a "
+                                                  "planar counter electrode (signed)"),
     },
 }
 

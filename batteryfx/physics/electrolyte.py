@@ -10,6 +10,17 @@ or a current-interrupt pattern; stripping at the Li electrode positive). The sol
 and time scheme). A run stops early, with complete outputs, when the salt at an electrode is
 used up (``depletion``: Sand's time / the limiting current passed: the cell could not carry
 the current any longer) unless ``on_depletion = "continue"``.
+
+Electrode kinetics (``kinetics``): "uniform" (default) imposes a uniform current density on
+the active Li facets; "butler_volmer" / "linear" let the (linearised) Butler-Volmer law
+with i0 = ``exchange_current_density`` x sqrt(c_s / c0) shape the current over the Li and a
+planar counter electrode (the Li metal potential is the reference, the counter's follows
+from the current). The cell voltage V = phi_s(counter) - phi_s(Li) (OCV: 0 for Li | Li and
+Li | Cu, or a cathode's ``counter_ocv`` curve over its state of charge) is a probe quantity
+(``cell_voltage``) and in summary.json. A finite Li inventory on the stripping electrode
+(``anode_capacity``, areal) and ``cutoff_voltage`` end the run at the cut-off (stripping Li
+from Cu to 1 V): summary.json headline ``cutoff_time_s``, ``capacity_at_cutoff_mAh_cm2``,
+``stripped_fraction`` (stripped / available).
 """
 
 from __future__ import annotations
@@ -22,9 +33,10 @@ from pydantic import Field, model_validator
 from batteryfx.errors import CaseError
 from batteryfx.log import LOGGER
 from batteryfx.physics.base import PhysicsModel, WrappedProblem, register
+from batteryfx.physics.heat import OcvCurve
 from batteryfx.quantities import QUANTITIES
 from batteryfx.schema import Section, Temperature
-from batteryfx.units import Concentration, CurrentDensity, Diffusivity, Time
+from batteryfx.units import ArealCharge, Concentration, CurrentDensity, Diffusivity, Time, Voltage
 from batteryfx.units import ElectricalConductivity as Conductivity
 
 #: electrolyte transport entries of a material / ``properties`` (case key -> library name)
@@ -140,10 +152,36 @@ class ElectrolyteSection(Section):
     counter: str | Literal[False] | None = "counter"
     protocol: Protocol
     saturation_concentration: Annotated[Concentration, Field(gt=0)] | None = None
-    #: i0 of the Li metal electrodes at the initial concentration (A/m^2): the kinetic
-    #: overpotential (2RT/F) asinh(i_n / (2 i0 sqrt(c_s / c0))) (symmetric Butler-Volmer,
-    #: alpha = 1/2) is reported; it does not change the imposed current distribution
+    #: how the electrode current is distributed: "uniform" (imposed uniform normal
+    #: current density over the active facets), "butler_volmer" (Butler-Volmer kinetics at
+    #: the Li and a planar counter electrode shape it; the counter metal potential follows
+    #: from the total current) or "linear" (linearised Butler-Volmer)
+    kinetics: Literal["uniform", "butler_volmer", "linear"] = "uniform"
+    #: i0 of the Li metal electrode at the initial concentration (A/m^2), i0(c) = i0
+    #: (c_s / c0)^(1/2). With "uniform" the kinetic overpotential (2RT/F) asinh(i_n /
+    #: (2 i0(c_s))) (symmetric Butler-Volmer) is only reported; with kinetics it is needed
     exchange_current_density: Annotated[CurrentDensity, Field(gt=0)] | None = None
+    #: i0 of a planar counter electrode (default: the Li electrode's)
+    counter_exchange_current_density: Annotated[CurrentDensity, Field(gt=0)] | None = None
+    #: (alpha_a, alpha_c) of both electrodes
+    charge_transfer_coefficients: tuple[Annotated[float, Field(gt=0, lt=1)],
+                                        Annotated[float, Field(gt=0, lt=1)]] = (0.5, 0.5)
+    #: Li on the stripping electrode (areal capacity of its active facets, e.g.
+    #: "3 mA*h/cm^2"; none: unlimited). With Butler-Volmer it runs out locally (the current
+    #: moves to where Li is left, the voltage rises to cutoff_voltage); "uniform": the run
+    #: stops when it is used up
+    anode_capacity: Annotated[ArealCharge, Field(gt=0)] | None = None
+    #: fraction of anode_capacity over which the stripping activity falls to 0
+    inventory_reserve: Annotated[float, Field(gt=0, lt=0.5)] = 1e-3
+    #: the run stops when |cell voltage| crosses this (e.g. "1 V": Li stripped from Cu to
+    #: 1 V; "3 V": a full cell's discharge)
+    cutoff_voltage: Annotated[Voltage, Field(gt=0, le=10)] | None = None
+    #: open-circuit potential of the counter electrode vs Li: an ocv curve (a library
+    #: material's ``ocv`` table over a stoichiometry window, or soc / voltage), with
+    #: counter_capacity (areal) and counter_initial_soc (1: charged); none: 0 V (Li)
+    counter_ocv: OcvCurve | None = None
+    counter_capacity: Annotated[ArealCharge, Field(gt=0)] | None = None
+    counter_initial_soc: Annotated[float, Field(ge=0, le=1)] = 1.0
     on_depletion: Literal["stop", "continue"] = "stop"
     scheme: Literal["bdf2", "euler"] = "bdf2"
     solver: Literal["direct", "cg_gamg"] = "direct"
@@ -230,12 +268,17 @@ class ElectrolyteRun(WrappedProblem):
 
     def kinetic_overpotential(self) -> float | None:
         """Charge-transfer overpotential of the Li electrode plus that of a planar counter
-        electrode (V; symmetric Butler-Volmer, i0 ~ sqrt(c_s / c0) at each surface's mean
-        concentration), None without ``exchange_current_density``. A porous counter
-        electrode's kinetics are not modelled (its share is left out)."""
+        electrode (V, magnitudes): with kinetics |phi_s - phi - U| (surface means) of each;
+        "uniform": the symmetric Butler-Volmer overpotential at i0 ~ sqrt(c_s / c0) of each
+        surface's mean concentration, reported only; None without
+        ``exchange_current_density``. A porous counter electrode's kinetics are not
+        modelled (its share is left out)."""
+        inner = self.inner
+        if inner.kinetic:  # from the metal potentials: |eta_a| + |eta_c|
+            eta_a, eta_c = inner.electrode_overpotentials()
+            return abs(eta_a) + abs(eta_c or 0.0)
         if self.i0 is None:
             return None
-        inner = self.inner
         q = self.quantities()
         rt_f = inner.rt_f
         out = 0.0
@@ -253,6 +296,13 @@ class ElectrolyteRun(WrappedProblem):
     @property
     def stop_reason(self) -> str | None:
         """Why the run ends before time.end (None: it does not)."""
+        inner = self.inner
+        if inner.cutoff_time is not None:
+            return (f"the cell voltage reached the cut-off {inner.params.cutoff_voltage:g} V "
+                    f"at t = {inner.cutoff_time:.6g} s (then at open circuit)")
+        if inner.inventory_time is not None:
+            return (f"the Li of the stripping electrode was used up at t = "
+                    f"{inner.inventory_time:.6g} s")
         t = self.inner.depletion_time
         if t is None or self.on_depletion != "stop":
             return None
@@ -298,6 +348,34 @@ class ElectrolyteRun(WrappedProblem):
         self.inner.restore(state)
 
 
+def counter_ocv(ph):
+    """The counter electrode's U(q) (V) of the charge q passed (C per m^2 of the anode's
+    reference area; discharge positive): the ocv curve at s = s0 - q / counter_capacity
+    (piecewise linear, held constant outside), or 0 V."""
+    if ph.counter_ocv is None:
+        return 0.0
+    import numpy as np
+
+    soc, volts = ph.counter_ocv.table()
+    soc, volts = np.asarray(soc, float), np.asarray(volts, float)
+    s0, cap = ph.counter_initial_soc, ph.counter_capacity
+
+    def ocv(q: float) -> float:
+        return float(np.interp(s0 - q / cap, soc, volts))
+
+    return ocv
+
+
+def kinetics_params(ph, tdim: int) -> dict:
+    """The kinetics, inventory, cut-off and OCV arguments of ElectrolyteParams (SI)."""
+    aa, ac = ph.charge_transfer_coefficients
+    return {"kinetics": ph.kinetics, "exchange_current_density": ph.exchange_current_density,
+            "counter_exchange_current_density": ph.counter_exchange_current_density,
+            "alpha_anodic": aa, "alpha_cathodic": ac, "anode_capacity": ph.anode_capacity,
+            "inventory_reserve": ph.inventory_reserve, "cutoff_voltage": ph.cutoff_voltage,
+            "ocv_counter": counter_ocv(ph)}
+
+
 def build_problem(case, geometry) -> ElectrolyteRun:
     from batteryfx.solvers import electrolyte as el
     from batteryfx.solvers.chemomech import Table
@@ -324,7 +402,8 @@ def build_problem(case, geometry) -> ElectrolyteRun:
         protocol=ph.protocol.segments(case.time.end),
         c_initial=initial_concentration(ph), temperature=ph.temperature,
         c_saturation=ph.saturation_concentration, on_depletion="flag",
-        on_saturation="flag", scheme=ph.scheme, solver=ph.solver)
+        on_saturation="flag", scheme=ph.scheme, solver=ph.solver,
+        **kinetics_params(ph, geometry.mesh.topology.dim))
     inner = el.ElectrolyteProblem(geometry.mesh, geometry.cell_tags, geometry.facet_tags,
                                   params)
     return ElectrolyteRun(inner, geometry, ph.on_depletion, params.protocol,
@@ -349,6 +428,11 @@ def relaxation_time(case, geometry) -> float | None:
     eps = 1.0 if reg is None else reg.porosity
     # eps dc/dt = D_eff c'': the mode decays with D_eff / eps
     return layers[0].thickness**2 * eps / (math.pi**2 * d * factor)
+
+
+def _nan(value):
+    """A probe value: None (not modelled) as NaN."""
+    return float("nan") if value is None else value
 
 
 class ElectrolyteModel(PhysicsModel):
@@ -385,6 +469,29 @@ class ElectrolyteModel(PhysicsModel):
                             "the counter current goes either to the counter facets or to "
                             "porous-electrode regions: set physics.counter = false, or drop "
                             "porous_electrode")
+        if ph.kinetics != "uniform" and ph.exchange_current_density is None:
+            raise CaseError("physics.exchange_current_density", None,
+                            f"needed with kinetics = {ph.kinetics!r} (e.g. '1 mA/cm^2')")
+        if ph.anode_capacity is not None and ph.kinetics == "linear":
+            raise CaseError("physics.anode_capacity", "...", "needs kinetics = "
+                            "'butler_volmer' or 'uniform' (the linearised law has no "
+                            "stripping branch to limit)")
+        if ph.anode_capacity is not None and ph.kinetics == "butler_volmer" \
+                and ph.cutoff_voltage is None:
+            raise CaseError("physics.cutoff_voltage", None, "needed with anode_capacity "
+                            "and Butler-Volmer kinetics (e.g. '1 V': the voltage rises "
+                            "without bound when the Li is used up)")
+        if ph.counter_ocv is not None:
+            if ph.counter_capacity is None:
+                raise CaseError("physics.counter_capacity", None, "needed with counter_ocv "
+                                "(the areal capacity of the counter electrode)")
+            try:
+                ph.counter_ocv.table()
+            except CaseError as exc:
+                raise CaseError(f"physics.counter_{exc.key}", exc.value,
+                                exc.allowed) from None
+        elif ph.counter_capacity is not None:
+            raise CaseError("physics.counter_capacity", "...", "goes with counter_ocv")
         if case.boundary_conditions or case.sources:
             raise CaseError("boundary_conditions" if case.boundary_conditions else "sources",
                             "...", "the electrolyte takes its electrodes and current from "
@@ -416,7 +523,7 @@ class ElectrolyteModel(PhysicsModel):
         integrands = inner.probe_integrands()
 
         def quantity(key):
-            return lambda marker: problem.quantities()[key]
+            return lambda marker: _nan(problem.quantities()[key])
 
         return {"concentration": inner.c, "potential": inner.phi,
                 "salt": integrands["salt"],
@@ -426,7 +533,10 @@ class ElectrolyteModel(PhysicsModel):
                 "ohmic_drop": quantity("ohmic_drop_V"),
                 "potential_difference": quantity("potential_difference_V"),
                 "current_density": quantity("current_density_A_m2"),
-                "kinetic_overpotential": lambda marker: problem.kinetic_overpotential()}
+                "kinetic_overpotential": lambda marker: _nan(problem.kinetic_overpotential()),
+                "cell_voltage": quantity("cell_voltage_V"),
+                "anode_kinetic_overpotential": quantity("anode_kinetic_overpotential_V"),
+                "counter_kinetic_overpotential": quantity("counter_kinetic_overpotential_V")}
 
     def probe_reference(self, case):
         return initial_concentration(case.physics), None
@@ -449,6 +559,28 @@ class ElectrolyteModel(PhysicsModel):
             "saturation_time_s": s["saturation_time_s"]}
         if problem.i0 is not None:
             out["headline"]["kinetic_overpotential_end_V"] = problem.kinetic_overpotential()
+        ph = case.physics
+        if ph.kinetics != "uniform" or ph.cutoff_voltage is not None \
+                or ph.counter_ocv is not None or ph.anode_capacity is not None:
+            area = inner.reference_area
+            head = out["headline"]
+            head.update({
+                "cell_voltage_end_V": s["cell_voltage_V"],
+                "anode_kinetic_overpotential_end_V": s["anode_kinetic_overpotential_V"],
+                "counter_kinetic_overpotential_end_V": s["counter_kinetic_overpotential_V"],
+                "cutoff_time_s": s["cutoff_time_s"],
+                "inventory_time_s": s["inventory_time_s"],
+                # C/m^2 -> mA h/cm^2: / 36000
+                "charge_passed_mAh_cm2": s["charge_passed_C"] / area / 36000.0})
+            if s["charge_at_cutoff_C"] is not None:
+                head["capacity_at_cutoff_mAh_cm2"] = s["charge_at_cutoff_C"] / area / 36000.0
+            if ph.anode_capacity is not None:
+                # stripped / available: the Coulombic efficiency of a Li|Cu strip
+                head["stripped_fraction"] = (s["charge_at_cutoff_C"] if s["charge_at_cutoff_C"]
+                                             is not None else s["charge_passed_C"]) \
+                    / inner.inventory_initial
+            if inner.kinetic:
+                out["kinetic_newton_iterations"] = inner.bordered_iterations
         out["relaxation_time_s"] = relaxation_time(case, problem.geometry)
         if problem.interrupts:
             out["interrupts"] = problem.interrupts

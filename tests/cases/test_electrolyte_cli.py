@@ -9,6 +9,7 @@ import math
 
 from mpi4py import MPI
 
+import numpy as np
 import pytest
 
 from batteryfx.cli import main
@@ -94,6 +95,9 @@ def test_run_stops_when_the_salt_is_used_up(shared_tmp):
     ("physics.properties.transference_number=1.5", "physics.properties.transference_number",
      "less than 1"),
     ('sweep.values=["1 mA/cm^2", "3 K", "5 mA/cm^2"]', "sweep.values", "wrong dimension"),
+    ('physics.kinetics="butler_volmer"', "physics.exchange_current_density", "needed"),
+    ('physics.counter_capacity="3 mA*h/cm^2"', "physics.counter_capacity", "counter_ocv"),
+    ('physics.cutoff_voltage="1 A"', "physics.cutoff_voltage", "dimension"),
 ])
 def test_bad_electrolyte_cases(shared_tmp, capfd, setting, key, text):
     case = bundled_case_with("strip_rate_sweep", [setting], shared_tmp / "bad.toml")
@@ -127,3 +131,52 @@ def test_kinetic_overpotential_and_interrupt_split(shared_tmp):
     # after 1 s off (tau = 1.4 s) part of the concentration overpotential is left
     assert 0.3 < event["relaxed_fraction"] < 0.9
     assert s["headline"]["interrupt_fast_V"] == pytest.approx(kin + exact["ohmic"], rel=1e-6)
+
+
+def test_strip_to_the_cutoff_voltage(shared_tmp):
+    """Li | Cu stripping with Butler-Volmer kinetics and a finite Li inventory (reduced to
+    0.01 mA*h/cm^2 at 3 mA/cm^2: 12 s): the run stops at the 1 V cut-off, at the closed
+    form inventory / current (the overpotential rises only in the last 0.1 %), with the
+    stripped capacity = the plated one; before, the cell voltage is minus the sum of the
+    ohmic, concentration and both kinetic overpotentials."""
+    case = bundled_case_with("strip_to_cutoff", [
+        'physics.anode_capacity="0.01 mA*h/cm^2"', 'time.end="20 s"', 'time.dt_max="1 s"',
+        "time.growth=1.5", 'outputs.field_times=["1 s"]', "geometry.layers[0].cells=25"],
+        shared_tmp / "cutoff.toml")
+    out = shared_tmp / "cutoff"
+    assert main(["run", str(case), "--out", str(out), "-q", "--no-figures"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    head = s["headline"]
+    assert "cut-off 1 V" in s["stopped_early"]
+    assert head["cutoff_time_s"] == pytest.approx(0.01 * 36000 / 30.0, rel=1e-8)
+    assert head["capacity_at_cutoff_mAh_cm2"] == pytest.approx(0.01, rel=1e-8)
+    assert head["stripped_fraction"] == pytest.approx(1.0, rel=1e-8)
+    assert s["end_time_s"] < 13.0 and abs(head["cell_voltage_end_V"]) >= 1.0
+    rows = np.genfromtxt(out / "probes.csv", delimiter=",", names=True)
+    names = rows.dtype.names
+    v = rows[[n for n in names if n.startswith("cell_voltage")][0]]
+    parts = sum(rows[[n for n in names if n.startswith(p)][0]]
+                for p in ("eta_li", "eta_conc"))
+    eta_c = rows[[n for n in names if n.startswith("eta_counter")][0]]
+    ohmic = s["results"]["ohmic_drop_V"]  # steady after ~1 s (tau = 1.4 s / 20 x)
+    mid = (rows["time_s"] > 8.0) & (rows["time_s"] < 11.0)
+    assert mid.any()
+    # V = -(ohmic + eta_conc + eta_li - eta_counter); the ohmic drop is constant here
+    assert np.allclose(v[mid], -(parts[mid] - eta_c[mid]) - ohmic, rtol=1e-6, atol=1e-9)
+    assert s["kinetic_newton_iterations"] > 0
+
+
+def test_patterned_anode_with_butler_volmer(shared_tmp):
+    """The bundled patterned anode (Li piles on 30 % of the face) with Butler-Volmer
+    kinetics, reduced: the current concentrates towards the pile edges (peak above the
+    mean on the piles), the mean on the piles is the nominal current / 0.3, serial = 2
+    ranks."""
+    case = bundled_case_with("strip_patterned_anode", [
+        'time.end="2 s"', 'time.dt_max="0.5 s"', 'outputs.field_times=["1 s"]',
+        "geometry.layers[0].cells=16", "geometry.cells_across=24"], shared_tmp / "pat.toml")
+    par = assert_ranks_agree(case, shared_tmp / "pat_ranks", rel=1e-10)
+    r = par["results"]
+    assert r["anode_current_density_A_m2"] == pytest.approx(30.0 / 0.3, rel=1e-9)
+    assert r["anode_current_density_peak_A_m2"] > 1.001 * r["anode_current_density_A_m2"]
+    assert par["headline"]["cell_voltage_end_V"] < -par["headline"][
+        "kinetic_overpotential_end_V"] < 0
