@@ -578,6 +578,9 @@ class ElectrolyteProblem:
         self._i0c = fem.Constant(mesh, PETSc.ScalarType(
             params.counter_exchange_current_density or i0a))
         self._uc = fem.Constant(mesh, PETSc.ScalarType(self._ocv_counter(0.0)))
+        # start the counter metal at its open-circuit potential U_c - U_a (a 4 V cathode
+        # from 0 V would overflow the Butler-Volmer exponentials of the first Newton step)
+        self._phis_c.value = float(self._uc.value) - float(params.ocv_anode)
         #: charge passed (C; per m^2 in 1D, per m in 2D), stripping / discharge positive
         self.charge_passed = 0.0
         #: when |V| crossed cutoff_voltage / the (uniform-mode) inventory ran out (s)
@@ -1170,8 +1173,11 @@ class ElectrolyteProblem:
         self.c.x.petsc_vec.copy(self.c_n.x.petsc_vec)
         self.c_n.x.scatter_forward()
         charge = self.charge_passed + i_mean * self.reference_area * dt
+        uc_before = float(self._uc.value)
         self._uc.value = self._ocv_counter(charge / self.reference_area
                                            if self.reference_area else 0.0)
+        # the counter metal's initial guess follows its OCV (the overpotential barely moves)
+        self._phis_c.value = float(self._phis_c.value) + float(self._uc.value) - uc_before
         self._dt.value = dt
         try:
             if self.linear:

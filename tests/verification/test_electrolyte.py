@@ -809,3 +809,44 @@ def test_ranks_agree_with_kinetics():
             assert par[key] == value or not np.isfinite(par[key]), key
             continue
         assert par[key] == pytest.approx(value, rel=1e-10, abs=1e-14), key
+
+
+@pytest.mark.mpi
+def test_counter_ocv_discharge_to_cutoff():
+    """Li | separator | planar cathode with an OCV curve U(s) = 3.0 + 1.2 s V (s = 1 - q / Q,
+    q the charge passed per m^2), Butler-Volmer at both electrodes, i = 0.5 i_lim. Once the
+    salt profile is steady the polarization is constant, so V(t) = U(s(t)) - (ohmic + eta_c +
+    eta_a - eta_counter) with every part from the closed forms (as in the Li | Li test): V
+    to 1e-8 at two times; the 3.5 V cut-off is crossed at t = Q (1 - s_c) / i with
+    U(s_c) = 3.5 V + the polarization (the crossing interpolated inside its step: 1e-6 of
+    the step, the OCV being linear in t)."""
+    from batteryfx.solvers.electrolyte import GAS_CONSTANT, bv_overpotential
+
+    i, i0 = 0.5 * I_LIM, 20.0
+    Q = i * 200 * TAU  # C/m^2: the cathode is empty after 200 tau
+
+    def ocv(q: float) -> float:
+        return 3.0 + 1.2 * min(max(1.0 - q / Q, 0.0), 1.0)
+
+    mesh, _, ftags = interval(40)
+    prob = ElectrolyteProblem(mesh, None, ftags, _bv(
+        [(0.0, np.inf, i)], exchange_current_density=i0, ocv_counter=ocv,
+        cutoff_voltage=3.5))
+    rtf = GAS_CONSTANT * T / FARADAY
+    ca, cc = 1.5 * C0, 0.5 * C0
+    polarization = (ax.ohmic_drop(i, L, KAPPA * SEP.factor)
+                    + ax.concentration_overpotential(ca, cc, TP, T)
+                    + bv_overpotential(i, i0 * np.sqrt(ca / C0), 0.5, 0.5, rtf)
+                    - bv_overpotential(-i, i0 * np.sqrt(cc / C0), 0.5, 0.5, rtf))
+    for t_check in (20 * TAU, 40 * TAU):  # the cut-off comes at 47.6 tau
+        run(prob, t_check, TAU / 5)
+        v = prob.quantities()["cell_voltage_V"]
+        assert v == pytest.approx(ocv(i * prob.t) - polarization, abs=1e-8), (t_check, v)
+    dt = TAU / 5
+    while prob.cutoff_time is None and prob.t < 250 * TAU:
+        prob.step(dt)
+    s_c = (3.5 + polarization - 3.0) / 1.2
+    t_c = Q * (1.0 - s_c) / i
+    assert prob.cutoff_time == pytest.approx(t_c, abs=1e-6 * dt), (prob.cutoff_time, t_c)
+    assert prob.quantities()["charge_at_cutoff_C"] == pytest.approx(i * t_c, rel=1e-9)
+    prob.destroy()
