@@ -38,6 +38,12 @@ QUANTITIES: dict[str, dict[str, Quantity]] = {
         "strain_energy": Quantity("J", "integral", "1/2 sigma : eps_el over the marker"),
         "normal_traction_max": Quantity("Pa", "value",
                                         "largest normal traction on a facet marker (tension)"),
+        "surface_voltage": Quantity("V", "value", "open-circuit voltage U of the mean "
+                                    "surface stoichiometry over a facet marker"),
+        "protocol_current_density": Quantity("A_m2", "value", "current density of the "
+                                             "voltage protocol (insertion positive)"),
+        "charge_passed": Quantity("C", "value", "F times the Li content change since t = 0 "
+                                  "(insertion positive)"),
         "shear_traction_max": Quantity("Pa", "value",
                                        "largest shear traction on a facet marker"),
     },

@@ -84,9 +84,20 @@ A particle in a bonded matrix (solid electrolyte) is a second cell tag with a Ma
 expansion and D = 0 (with ``mass_lumping=True`` no Li enters it; the consistent mass would
 couple the interface nodes to it); Li content and mean concentration are then over the whole
 mesh. See the Eshelby / Lame check in the tests.
-Not done: potentiostatic / voltage-window control through an OCV table U(x) (only a fixed
-surface concentration), Cahn-Hilliard phase separation, contact / debonding, 2D, a local
-time-error estimate (``error_estimate()`` returns None), diffusion restricted to a sub-mesh.
+Voltage protocols (:class:`VoltageProtocol`): cc (constant Li flux), cv (the surface held at
+c = c_max U^-1(V), a Dirichlet condition switched on for the segment) and rest segments on a
+facet marker, controlled by an open-circuit voltage table U(x) (V, x = c / c_max) of the MEAN
+surface stoichiometry; a limit (voltage, current cut-off, duration) reached inside a step is
+located by regula falsi on the part of the step and the next segment takes the rest of it
+(the time scheme restarts with backward Euler at each switch, and whenever a step grows by
+more than 1 + sqrt(2), the zero-stability bound of variable-step BDF2). The Li of a cc segment
+is J A t exactly; that of a cv segment is the content change, and its current the discrete
+balance (a0 Q^{n+1} - a1 Q^n + a2 Q^{n-1}) / dt (mol/s). Verified in
+tests/verification/test_chemomech_protocol.py (Crank's sphere for a cv hold, the galvanostatic
+series for a cc-to-voltage switch time, exact bookkeeping).
+Not done: kinetic (Butler-Volmer) or ohmic drops in the protocol voltage, Cahn-Hilliard phase
+separation, contact / debonding, 2D, a local time-error estimate (``error_estimate()`` returns
+None), diffusion restricted to a sub-mesh.
 """
 
 from __future__ import annotations
@@ -106,6 +117,8 @@ from dolfinx.fem import petsc as fem_petsc
 from batteryfx.errors import PhysicsViolation, SolverDiverged
 from batteryfx.solvers.petsc_options import _unset_defaults, new_ksp, read_options
 
+#: Faraday constant (C/mol), exact SI N_A e
+FARADAY = 96485.33212
 #: options prefix of the diffusion solver (KSP, or SNES and its KSP)
 CHEM_PREFIX = "chem_"
 #: options prefix of the elasticity KSP
@@ -300,6 +313,113 @@ class SurfaceConcentration:
     value: float
 
 
+#: modes of a :class:`ProtocolSegment`
+PROTOCOL_MODES = ("cc", "cv", "rest")
+
+
+@dataclass(frozen=True)
+class ProtocolSegment:
+    """One step of a :class:`VoltageProtocol`.
+
+    ``mode``:
+
+    * ``"cc"``: constant Li flux into the particle through the protocol's marker, ``flux``
+      J (mol m^-2 s^-1) or ``c_rate`` (1/h, J = delta_c V / (A t_full) as for
+      :class:`SurfaceFlux`; ``delta_c`` None: c_max); insertion (lithiation, the discharge
+      of a cathode) positive, extraction (charge) negative. Ends when the surface voltage
+      reaches ``until_voltage`` (V) and / or after ``until_time`` (s).
+    * ``"cv"``: the surface held at the voltage ``voltage`` (V; None: the voltage the
+      surface has when the segment starts), i.e. the Dirichlet condition c = c_max U^-1(V)
+      on the marker; ends when |current| falls to ``until_flux`` (mol m^-2 s^-1 of the
+      marker) or ``until_c_rate`` (1/h, relative to delta_c as above) and / or after
+      ``until_time``.
+    * ``"rest"``: zero flux for ``until_time``.
+    """
+
+    mode: str
+    flux: float | None = None
+    c_rate: float | None = None
+    delta_c: float | None = None
+    voltage: float | None = None
+    until_voltage: float | None = None
+    until_flux: float | None = None
+    until_c_rate: float | None = None
+    until_time: float | None = None
+
+    def __post_init__(self):
+        m = self.mode
+        if m not in PROTOCOL_MODES:
+            raise ValueError(f"ProtocolSegment: mode = {m!r}; allowed {', '.join(PROTOCOL_MODES)}")
+        rate = [k for k in ("flux", "c_rate") if getattr(self, k) is not None]
+        cut = [k for k in ("until_flux", "until_c_rate") if getattr(self, k) is not None]
+        if self.until_time is not None and not self.until_time >= 0:
+            raise ValueError(f"ProtocolSegment: until_time = {self.until_time}; allowed >= 0 s")
+        if m == "cc":
+            if len(rate) != 1 or not getattr(self, rate[0]):
+                raise ValueError("ProtocolSegment(cc): give exactly one nonzero flux or c_rate")
+            if self.until_voltage is None and self.until_time is None:
+                raise ValueError("ProtocolSegment(cc): give until_voltage and / or until_time")
+            if cut or self.voltage is not None:
+                raise ValueError("ProtocolSegment(cc): no voltage, until_flux or until_c_rate")
+        elif m == "cv":
+            if rate or self.until_voltage is not None:
+                raise ValueError("ProtocolSegment(cv): no flux, c_rate or until_voltage")
+            if len(cut) > 1 or (not cut and self.until_time is None):
+                raise ValueError("ProtocolSegment(cv): give one current cut-off (until_flux or "
+                                 "until_c_rate) and / or until_time")
+        else:
+            if rate or cut or self.voltage is not None or self.until_voltage is not None \
+                    or self.until_time is None:
+                raise ValueError("ProtocolSegment(rest): give until_time only")
+
+
+@dataclass(frozen=True)
+class VoltageProtocol:
+    """Segments of constant current (cc), constant voltage (cv) and rest on a facet marker,
+    controlled by the particle's open-circuit voltage ``ocv`` (a :class:`Table` of the
+    stoichiometry x = c / c_max -> U in V, strictly monotonic).
+
+    The surface voltage is U(x_s) of the MEAN surface stoichiometry x_s = int c dA / (A
+    c_max) over the marker (the particle's open-circuit potential at its surface: fast
+    kinetics, no ohmic or charge-transfer drop). A limit crossed inside a step is located by
+    the Illinois (regula falsi) method on the length of the part of the step up to it (to
+    1e-9 of the step or of the initial distance to the limit); the next segment takes the
+    rest of the step, its time scheme restarted (the first step backward Euler). After the
+    last segment the particle is at open circuit (zero flux)."""
+
+    marker: int | tuple[int, ...] | str
+    segments: tuple[ProtocolSegment, ...]
+    ocv: Table
+
+    def __post_init__(self):
+        object.__setattr__(self, "segments", tuple(self.segments))
+        if not self.segments:
+            raise ValueError("VoltageProtocol: no segments")
+        d = np.diff(np.asarray(self.ocv.y))
+        if not (np.all(d > 0) or np.all(d < 0)):
+            raise ValueError("VoltageProtocol: the OCV table must be strictly monotonic in x "
+                             "(a voltage gives one surface concentration)")
+
+    @property
+    def slope_sign(self) -> float:
+        """+1 if U rises with x = c / c_max, -1 if it falls (a cathode vs Li)."""
+        return 1.0 if self.ocv.y[-1] > self.ocv.y[0] else -1.0
+
+    def voltage(self, x) -> float:
+        """U(x) (V), x = c / c_max, held constant outside the table."""
+        return float(self.ocv(x))
+
+    def stoichiometry(self, v: float) -> float:
+        """x = U^-1(v) (piecewise-linear inverse); ValueError outside the table's range."""
+        ys, xs = np.asarray(self.ocv.y), np.asarray(self.ocv.x)
+        lo, hi = float(ys.min()), float(ys.max())
+        if not lo <= v <= hi:
+            raise ValueError(f"voltage {v:g} V outside the OCV table ({lo:g} .. {hi:g} V)")
+        if ys[0] > ys[-1]:
+            ys, xs = ys[::-1], xs[::-1]
+        return float(np.interp(v, ys, xs))
+
+
 @dataclass(frozen=True)
 class FixedDisplacement:
     """u_component = value (m) on a facet marker; component None fixes all three. A symmetry
@@ -418,7 +538,7 @@ class ChemoMechProblem:
         facet_tags: MeshTags of the facets used by the conditions (None: no conditions).
         params: :class:`ChemoMechParams`.
         conditions: :class:`SurfaceFlux`, :class:`SurfaceConcentration`,
-            :class:`FixedDisplacement`.
+            :class:`VoltageProtocol` (at most one), :class:`FixedDisplacement`.
         markers: optional {name: tag(s) or an object with ``.tags``} to resolve named
             markers (a Geometry's ``markers`` works).
         mechanics_every_step: re-solve the elasticity after every diffusion step (else call
@@ -526,6 +646,7 @@ class ChemoMechProblem:
                          comm.allreduce(float(owned.max()) if owned.size else -np.inf,
                                         op=MPI.MAX)]
         self.sigma_h = fem.Function(V, name="hydrostatic_stress_p1")  # stress-assisted
+        self.protocol: VoltageProtocol | None = None
         self._flux_consts: list[tuple[SurfaceFlux, fem.Constant, float]] = []
         self._fluxes: list[tuple[SurfaceFlux, float, tuple]] = []
         self.bcs_c: list[fem.DirichletBC] = []
@@ -547,11 +668,19 @@ class ChemoMechProblem:
             elif isinstance(cond, SurfaceConcentration):
                 dofs = self._facet_dofs(V, cond.marker)
                 self.bcs_c.append(fem.dirichletbc(PETSc.ScalarType(cond.value), dofs, V))
+            elif isinstance(cond, VoltageProtocol):
+                if self.protocol is not None:
+                    raise ValueError("VoltageProtocol: one protocol per problem")
+                self.protocol = cond
             elif isinstance(cond, FixedDisplacement):
                 pass
             else:
                 raise TypeError(f"unknown condition {cond!r}")
         self.flux_values = [j for _, j, _ in self._fluxes]  # mol m^-2 s^-1
+        self._bcs_active = list(self.bcs_c)  # the Dirichlet conditions now (+ a cv hold)
+        self._proto_flux = 0.0  # mol m^-2 s^-1 of the protocol's marker, this step
+        if self.protocol is not None:
+            self._init_protocol(one)
         diffusivities = [m.diffusivity for m, _ in self._groups]
         self.linear = all(np.isscalar(d) for d in diffusivities) and not params.stress_assisted
         if params.stress_assisted and any(not isinstance(m.expansion, IsotropicExpansion)
@@ -638,14 +767,8 @@ class ChemoMechProblem:
             vec = fem_petsc.assemble_vector(fem.form(v * self.ds(tags)))
             vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
             self._flux_vecs.append(vec)
-        g = fem.Function(V)
-        for bc in self.bcs_c:
-            bc.set(g.x.array)
-        self._g = g
-        owned = V.dofmap.index_map.size_local
-        rows = [bc.dof_indices()[0] for bc in self.bcs_c] or [np.zeros(0, np.int32)]
-        self._bc_rows = np.unique(np.concatenate(rows))
-        self._bc_rows = self._bc_rows[self._bc_rows < owned].astype(PETSc.IntType)
+        self._g = fem.Function(V)
+        self._refresh_bcs()
         if self.linear:
             dform = self._sum_groups(lambda m: self._diffusivity(m, None)
                                      * ufl.inner(ufl.grad(cu), ufl.grad(v)))
@@ -688,11 +811,15 @@ class ChemoMechProblem:
             F += (1.0 - self._beta) * flux_form(self.c_n) * self.dx
         for jc, (_, _, tags) in zip(self._jc, self._fluxes, strict=True):
             F -= jc * v * self.ds(tags)
+        self._jp = fem.Constant(mesh, PETSc.ScalarType(0.0))
+        if self.protocol is not None:
+            F -= self._jp * v * self.ds(self._proto_tags)
         self._m_form = fem.form(cu * v * dxm)
         self.M = fem_petsc.assemble_matrix(self._m_form)
         self.M.assemble()
         self.snes_problem = fem_petsc.NonlinearProblem(
-            F, c, petsc_options_prefix=CHEM_PREFIX, bcs=self.bcs_c)
+            F, c, petsc_options_prefix=CHEM_PREFIX, bcs=self._bcs_active)
+        # (the SNES callbacks keep this list object: a cv hold is added to / removed from it)
         snes = self.snes_problem.solver
         self.chem_user_options = self._set_solver_options(
             CHEM_PREFIX, {**SNES_DEFAULTS, **chem_defaults}, snes)
@@ -790,10 +917,24 @@ class ChemoMechProblem:
         "mech_iterations", "newton_iterations"}; raises SolverDiverged / PhysicsViolation."""
         if not dt > 0:
             raise ValueError(f"dt = {dt}: allowed > 0 s")
+        before = (self.chem_iterations, self.mech_iterations, self.newton_iterations)
+        if self.protocol is None:
+            self._chem_step(dt)
+        else:
+            self._protocol_step(dt)
+        if mechanics or (mechanics is None and self.mechanics_every_step):
+            self.solve_mechanics()
+        its = (self.chem_iterations - before[0], self.mech_iterations - before[1],
+               self.newton_iterations - before[2])
+        return {"converged": True, "iterations": its[0] + its[1], "chem_iterations": its[0],
+                "mech_iterations": its[1], "newton_iterations": its[2]}
+
+    def _chem_step(self, dt: float) -> None:
+        """One diffusion step t -> t + dt (no mechanics); the state before it kept for
+        :meth:`undo` (and put back on SolverDiverged / PhysicsViolation)."""
         a0, a1, a2, beta = self._scheme_coefficients(dt)
         t0, t1 = self.t, self.t + dt
         amps = [cond.amplitude(t0, t1) * j for cond, j, _ in self._fluxes]
-        before = (self.chem_iterations, self.mech_iterations, self.newton_iterations)
         # what undo() puts back (c itself is c_n after the step)
         if not hasattr(self, "_undo_nm1"):
             self._undo_nm1 = self.c_nm1.x.petsc_vec.copy()
@@ -818,22 +959,28 @@ class ChemoMechProblem:
         self.c_nm1.x.scatter_forward()
         self._injected += dt * sum(a * vec.sum() for a, vec in
                                    zip(amps, self._flux_vecs, strict=True))
+        if self._proto_flux:
+            self._injected += dt * self._proto_flux * self._proto_area
         self._dt_prev = dt
         self.t = t1
         self.steps += 1
         self._derived_stale = True
-        if mechanics or (mechanics is None and self.mechanics_every_step):
-            self.solve_mechanics()
-        its = (self.chem_iterations - before[0], self.mech_iterations - before[1],
-               self.newton_iterations - before[2])
-        return {"converged": True, "iterations": its[0] + its[1], "chem_iterations": its[0],
-                "mech_iterations": its[1], "newton_iterations": its[2]}
 
     def undo(self) -> None:
         """Take back the last step (an adaptive stepper rejected it): c, its BDF2 history, t
         and the Li bookkeeping as before it; the mechanics is re-solved if it is solved every
         step (the solver counters keep the work done)."""
         self._traction_cache = None
+        if self.protocol is not None:
+            snap = getattr(self, "_undo_snap", None)
+            if snap is None:
+                raise RuntimeError("undo(): no step to take back")
+            self._put_snapshot(snap)
+            self._undo_snap = None
+            self._derived_stale = True
+            if self.mechanics_every_step:
+                self.solve_mechanics()
+            return
         if getattr(self, "_undo", None) is None:
             raise RuntimeError("undo(): no step to take back")
         self.c_nm1.x.petsc_vec.copy(self.c.x.petsc_vec)  # c_nm1 holds c^n after a step
@@ -846,16 +993,276 @@ class ChemoMechProblem:
         if self.mechanics_every_step:
             self.solve_mechanics()
 
+    # ------------------------------------------------------------------ voltage protocol
+    def _refresh_bcs(self) -> None:
+        """The lifting function g and the owned Dirichlet rows of the active conditions."""
+        g = self._g
+        g.x.array[:] = 0.0
+        for bc in self._bcs_active:
+            bc.set(g.x.array)
+        owned = self.V.dofmap.index_map.size_local
+        rows = [bc.dof_indices()[0] for bc in self._bcs_active] or [np.zeros(0, np.int32)]
+        r = np.unique(np.concatenate(rows))
+        self._bc_rows = r[r < owned].astype(PETSc.IntType)
+
+    def _init_protocol(self, one) -> None:
+        """The protocol's marker: its area, load vector int v dA, the surface-mean form and the
+        cv hold (a Dirichlet condition on the marker, active only in cv segments)."""
+        comm, V, P = self.mesh.comm, self.V, self.protocol
+        tags = _resolve(P.marker, self.markers)
+        self._proto_tags = tags
+        self._proto_area = comm.allreduce(fem.assemble_scalar(fem.form(one * self.ds(tags))),
+                                          op=MPI.SUM)
+        if not self._proto_area > 0:
+            raise ValueError(f"VoltageProtocol: marker {P.marker!r} has no area")
+        v = ufl.TestFunction(V)
+        self._proto_vec = fem_petsc.assemble_vector(fem.form(v * self.ds(tags)))
+        self._proto_vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        self._surface_form = fem.form(self.c * self.ds(tags))
+        self._cv_value = fem.Constant(self.mesh, PETSc.ScalarType(0.0))
+        self._cv_bc = fem.dirichletbc(self._cv_value, self._facet_dofs(V, P.marker), V)
+        q0 = self.li_content()
+        #: protocol state (JSON-able): segment index, its start time and Li content, whether
+        #: it has begun, the held concentration, the last two contents, the current (mol/s)
+        self._ps = {"k": 0, "t0": 0.0, "q0": q0, "begun": False, "hold": None,
+                    "q": [q0, q0], "current": 0.0, "events": []}
+
+    def surface_concentration(self, marker=None) -> float:
+        """Mean concentration over a facet marker (mol/m^3; default the protocol's)."""
+        comm = self.mesh.comm
+        if marker is None:
+            form, area = self._surface_form, self._proto_area
+        else:
+            tags = _resolve(marker, self.markers)
+            one = fem.Constant(self.mesh, PETSc.ScalarType(1.0))
+            area = comm.allreduce(fem.assemble_scalar(fem.form(one * self.ds(tags))),
+                                  op=MPI.SUM)
+            form = fem.form(self.c * self.ds(tags))
+        return comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM) / area
+
+    def surface_voltage(self, marker=None, ocv: Table | None = None) -> float:
+        """U(x_s) (V): the OCV (default the protocol's) of the mean surface stoichiometry
+        x_s = mean c / c_max over a facet marker (default the protocol's)."""
+        table = ocv if ocv is not None else self.protocol.ocv
+        return float(table(self.surface_concentration(marker) / self.params.c_max))
+
+    @property
+    def protocol_current(self) -> float:
+        """Li current into the particle through the protocol's marker at the end of the
+        last step (mol/s, insertion positive; cv: from the discrete Li balance)."""
+        return float(self._ps["current"]) if self.protocol is not None else 0.0
+
+    @property
+    def protocol_finished(self) -> bool:
+        return self.protocol is not None and self._ps["k"] >= len(self.protocol.segments)
+
+    def protocol_events(self) -> list[dict]:
+        """One record per finished segment: ``segment``, ``mode``, ``start_s``, ``end_s``,
+        ``reason`` (voltage / current / time / at_limit: the limit held at its start),
+        ``surface_voltage_V`` and ``surface_stoichiometry`` at the end, ``li_mol`` (Li into
+        the particle during it), ``charge_C`` (F li_mol; insertion positive) and
+        ``current_end_A`` (F times the current at its end)."""
+        return [dict(e) for e in self._ps["events"]] if self.protocol is not None else []
+
+    def _reference_current(self, seg: ProtocolSegment, c_rate: float) -> float:
+        """|mol/s| of a C-rate: delta_c V / t_full."""
+        dc = self.params.c_max if seg.delta_c is None else seg.delta_c
+        return abs(c_rate) * dc * self.volume / 3600.0
+
+    def _segment_flux(self, seg: ProtocolSegment) -> float:
+        """J (mol m^-2 s^-1) of a cc segment."""
+        if seg.flux is not None:
+            return float(seg.flux)
+        return float(np.sign(seg.c_rate)) * self._reference_current(seg, seg.c_rate) \
+            / self._proto_area
+
+    def _apply_mode(self) -> None:
+        """Flux and Dirichlet hold of the current segment (open circuit after the last)."""
+        ps, P = self._ps, self.protocol
+        seg = P.segments[ps["k"]] if ps["k"] < len(P.segments) else None
+        hold = seg is not None and seg.mode == "cv" and ps["begun"]
+        self._proto_flux = self._segment_flux(seg) if seg is not None and seg.mode == "cc" \
+            and ps["begun"] else 0.0
+        active = self._cv_bc in self._bcs_active
+        if hold:
+            self._cv_value.value = ps["hold"]
+        if hold != active:
+            if hold:
+                self._bcs_active.append(self._cv_bc)
+            else:
+                self._bcs_active.remove(self._cv_bc)
+        self._refresh_bcs()
+
+    def _snapshot(self) -> dict:
+        import copy
+
+        return {"c": self.c.x.array.copy(), "nm1": self.c_nm1.x.array.copy(),
+                "scalars": (self.t, self.steps, self._dt_prev, self._injected,
+                            list(self._c_range)),
+                "ps": copy.deepcopy(self._ps)}
+
+    def _put_snapshot(self, snap: dict) -> None:
+        import copy
+
+        self.c.x.array[:] = snap["c"]
+        self.c_nm1.x.array[:] = snap["nm1"]
+        t, self.steps, self._dt_prev, self._injected, rng = snap["scalars"]
+        self.t, self._c_range = t, list(rng)
+        self._ps = copy.deepcopy(snap["ps"])
+        self._apply_mode()
+        self._derived_stale = True
+
+    def _limit(self, seg: ProtocolSegment) -> float | None:
+        """g < 0 while the segment's voltage / current limit is ahead, >= 0 once reached (V
+        for a voltage, mol/s for a current); None: the segment has no such limit."""
+        if seg.mode == "cc" and seg.until_voltage is not None:
+            direction = np.sign(self._segment_flux(seg)) * self.protocol.slope_sign
+            return float(direction * (self.surface_voltage() - seg.until_voltage))
+        if seg.mode == "cv" and (seg.until_flux is not None or seg.until_c_rate is not None):
+            cut = abs(seg.until_flux) * self._proto_area if seg.until_flux is not None \
+                else self._reference_current(seg, seg.until_c_rate)
+            return float(cut - abs(self._ps["current"]))
+        return None
+
+    def _substep(self, h: float) -> None:
+        """One diffusion step in the current mode, with the Li bookkeeping: the current of a
+        cv step from the discrete balance (BDF2: (a0 Q^{n+1} - a1 Q^n + a2 Q^{n-1}) / h,
+        which the conservative scheme makes exactly the boundary flux; theta: the mean over
+        the step), the Li it passes = the change of the content (exact)."""
+        ps = self._ps
+        if self._dt_prev is not None and h > (1.0 + np.sqrt(2.0)) * self._dt_prev:
+            # variable-step BDF2 is zero-stable only for step ratios below 1 + sqrt(2): after
+            # the short part of a step that ended a segment, restart with backward Euler
+            self._dt_prev = None
+        a0, a1, a2, _ = self._scheme_coefficients(h)
+        self._chem_step(h)
+        q = self.li_content()
+        qn, qnm1 = ps["q"]
+        if self._cv_bc in self._bcs_active:
+            self._injected += q - qn
+            ps["current"] = (q - qn) / h if self.params.scheme == "theta" else \
+                (a0 * q - a1 * qn + a2 * qnm1) / h
+        else:
+            ps["current"] = self._proto_flux * self._proto_area
+        ps["q"] = [q, qn]
+
+    def _begin_segment(self) -> None:
+        ps, seg = self._ps, self.protocol.segments[self._ps["k"]]
+        ps.update(begun=True, t0=self.t, q0=ps["q"][0])
+        if seg.mode == "cv":
+            x = self.protocol.stoichiometry(seg.voltage) if seg.voltage is not None \
+                else self.surface_concentration() / self.params.c_max
+            ps["hold"] = x * self.params.c_max
+        self._dt_prev = None  # the time scheme restarts (BE) at a switch
+        self._apply_mode()
+
+    def _end_segment(self, reason: str) -> None:
+        ps, seg = self._ps, self.protocol.segments[self._ps["k"]]
+        x_s = self.surface_concentration() / self.params.c_max
+        li = ps["q"][0] - ps["q0"]
+        ps["events"].append({
+            "segment": ps["k"], "mode": seg.mode, "start_s": ps["t0"], "end_s": self.t,
+            "reason": reason, "surface_voltage_V": self.protocol.voltage(x_s),
+            "surface_stoichiometry": x_s, "li_mol": li, "charge_C": li * FARADAY,
+            "current_end_A": ps["current"] * FARADAY})
+        ps.update(k=ps["k"] + 1, begun=False, hold=None)
+        self._dt_prev = None
+        self._apply_mode()
+
+    def _protocol_step(self, dt: float) -> None:
+        """t -> t + dt through the protocol's segments (class docstring of
+        :class:`VoltageProtocol`); all-or-nothing (the state before it on an error)."""
+        snap0 = self._snapshot()
+        t_end = self.t + dt
+        segs = self.protocol.segments
+        try:
+            for _ in range(10 * len(segs) + 10):
+                h = t_end - self.t
+                if h <= 1e-12 * dt:
+                    break
+                ps = self._ps
+                if ps["k"] >= len(segs):  # open circuit after the last segment
+                    self._substep(h)
+                    continue
+                seg = segs[ps["k"]]
+                if not ps["begun"]:
+                    self._begin_segment()
+                    g = self._limit(seg)
+                    if seg.mode == "cc" and g is not None and g >= 0:
+                        self._end_segment("at_limit")
+                        continue
+                    if seg.until_time is not None and seg.until_time <= 0:
+                        self._end_segment("time")
+                        continue
+                timed = False
+                if seg.until_time is not None:
+                    left = ps["t0"] + seg.until_time - self.t
+                    if left <= h * (1 + 1e-12):
+                        h, timed = max(left, 0.0), True
+                if h <= 1e-12 * dt:
+                    self._end_segment("time")
+                    continue
+                # g at the start of the part (a cv's current is unknown before its first step)
+                g0 = self._limit(seg) if seg.mode == "cc" or self.t > ps["t0"] else None
+                before = self._snapshot()
+                self._substep(h)
+                g1 = self._limit(seg)
+                if g1 is not None and g1 >= 0:
+                    self._locate(seg, before, h, g0, g1)
+                    self._end_segment("voltage" if seg.mode == "cc" else "current")
+                elif timed:
+                    self._end_segment("time")
+            else:
+                raise SolverDiverged(f"voltage protocol: too many segment switches in one "
+                                     f"step at t = {self.t:.6g} s")
+        except (SolverDiverged, PhysicsViolation):
+            self._put_snapshot(snap0)
+            raise
+        self.t = t_end
+        self._undo_snap = snap0
+
+    def _locate(self, seg, before: dict, h: float, g0: float | None, g1: float) -> None:
+        """The part of a step of length h (from the state ``before``) at whose end the limit
+        g of :meth:`_limit` is reached: Illinois regula falsi on [0, h] (bisection while
+        g(0) is unknown), to 1e-9 h or |g| <= 1e-9 |g(0)|; leaves the state there."""
+        lo, hi, glo, ghi = 0.0, h, g0, g1
+        scale = abs(g0) if g0 is not None else 0.0
+        side = 0
+        for _ in range(80):
+            if hi - lo <= 1e-9 * h or ghi <= 1e-9 * scale:
+                break
+            if glo is None or ghi == glo:
+                m = 0.5 * (lo + hi)
+            else:
+                m = hi - ghi * (hi - lo) / (ghi - glo)
+                m = min(max(m, lo + 1e-3 * (hi - lo)), hi - 1e-3 * (hi - lo))
+            self._put_snapshot(before)
+            self._substep(m)
+            gm = self._limit(seg)
+            if gm >= 0:
+                hi, ghi = m, gm
+                if side == 1 and glo is not None:
+                    glo *= 0.5  # Illinois: the retained end's value halved
+                side = 1
+            else:
+                lo, glo = m, gm
+                if side == -1:
+                    ghi *= 0.5
+                side = -1
+        if hi != h or self.t != before["scalars"][0] + hi:
+            self._put_snapshot(before)
+            self._substep(hi)
+
     def error_estimate(self) -> float | None:
         """No local time-error estimate yet (None): use fixed or growing steps."""
         return None
 
     def _linear_step(self, dt, a0, a1, a2, beta, amps) -> None:
-        key = (a0 / dt, beta)
+        key = (a0 / dt, beta, len(self._bcs_active))
         if self._assembled != key:
-            self._alpha.value, self._beta.value = key
+            self._alpha.value, self._beta.value = key[:2]
             self.A.zeroEntries()
-            fem_petsc.assemble_matrix(self.A, self._a_form, bcs=self.bcs_c)
+            fem_petsc.assemble_matrix(self.A, self._a_form, bcs=self._bcs_active)
             self.A.assemble()
             self.ksp.setOperators(self.A)
             self._assembled = key
@@ -874,7 +1281,9 @@ class ChemoMechProblem:
         for a, vec in zip(amps, self._flux_vecs, strict=True):
             if a:
                 b.axpy(a, vec)
-        if self.bcs_c:
+        if self._proto_flux:
+            b.axpy(self._proto_flux, self._proto_vec)
+        if self._bcs_active:
             g = self._g.x.petsc_vec
             self.M.mult(g, w)
             b.axpy(-a0 / dt, w)
@@ -897,6 +1306,7 @@ class ChemoMechProblem:
         self._beta.value = beta
         for jc, a in zip(self._jc, amps, strict=True):
             jc.value = a
+        self._jp.value = self._proto_flux
         if self.params.stress_assisted:
             self._project_sigma_h()
         snes = self.snes_problem.solver
@@ -1207,13 +1617,31 @@ class ChemoMechProblem:
                 "chem_factorizations": self.chem_factorizations,
                 "mech_solves": self.mech_solves,
                 "flux_mol_m2_s": list(self.flux_values),
-                **self.quantities()}
+                **self.quantities(), **self.protocol_summary()}
+
+    def protocol_summary(self) -> dict:
+        """{"protocol": ...} of a run with a :class:`VoltageProtocol` (else {}): the surface
+        voltage now (V, U of the mean surface stoichiometry of the marker), the segment
+        running (None: all done, open circuit), the finished segments'
+        :meth:`protocol_events`, the Li passed (mol, insertion positive) and charge (C)."""
+        if self.protocol is None:
+            return {}
+        ps = self._ps
+        li = ps["q"][0] - self.c_initial_mean * self.volume
+        return {"protocol": {
+            "voltage_definition": "U(x_s), x_s = mean c / c_max over the protocol's marker",
+            "surface_voltage_V": self.surface_voltage(),
+            "segment_running": ps["k"] if ps["k"] < len(self.protocol.segments) else None,
+            "finished": self.protocol_finished,
+            "li_passed_mol": li, "charge_passed_C": li * FARADAY,
+            "current_A": ps["current"] * FARADAY, "segments": self.protocol_events()}}
 
     # ------------------------------------------------------------------ restart
     def state(self) -> dict:
         """JSON-serialisable state besides :meth:`checkpoint_functions` (restored by the
         caller first; then :meth:`restore`)."""
-        return {"t": self.t, "steps": self.steps, "dt_prev": self._dt_prev,
+        extra = {"protocol": self._ps} if self.protocol is not None else {}
+        return {**extra, "t": self.t, "steps": self.steps, "dt_prev": self._dt_prev,
                 "scheme": self.params.scheme, "injected_mol": self._injected,
                 "c_range": list(self._c_range),
                 "counters": [self.chem_iterations, self.mech_iterations,
@@ -1235,6 +1663,11 @@ class ChemoMechProblem:
          self.chem_factorizations, self.mech_solves) = (int(v) for v in state["counters"])
         for f in (self.c, self.c_nm1):
             f.x.scatter_forward()
+        if self.protocol is not None:
+            import copy
+
+            self._ps = copy.deepcopy(state["protocol"])
+            self._apply_mode()
         self.solve_mechanics()
 
     def destroy(self) -> None:
@@ -1257,6 +1690,7 @@ class ChemoMechProblem:
 __all__ = [
     "CHEM_PREFIX",
     "GAS_CONSTANT",
+    "FARADAY",
     "MECH_PREFIX",
     "SCHEMES",
     "AnisotropicElasticity",
@@ -1267,8 +1701,10 @@ __all__ = [
     "IsotropicExpansion",
     "LatticeExpansion",
     "Material",
+    "ProtocolSegment",
     "SurfaceConcentration",
     "SurfaceFlux",
     "Table",
+    "VoltageProtocol",
     "rigid_body_modes",
 ]

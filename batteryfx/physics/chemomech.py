@@ -10,6 +10,14 @@ molar_volume), diag(eps_a, eps_a, eps_c) in each grain's crystal frame, rotated 
 orientation; ``"two_phase"`` its ``two_phase`` table (phase-fraction weighted, the lever rule);
 ``"none"``: no chemical strain.
 
+Voltage protocols (``type = "voltage_protocol"``): cc / cv / rest segments through the
+particle's open-circuit voltage (``physics.ocv`` or the material's ``ocv`` table), the
+surface voltage being U of the mean surface stoichiometry (V); probes ``surface_voltage``
+(V), ``protocol_current_density`` (A/m^2, insertion positive), ``charge_passed`` (C);
+summary.json ``protocol`` lists each segment's end time, reason, voltage and charge. Case-level
+``physics.lattice`` / ``physics.ocv`` tables replace the library's (their ``source`` is
+logged and written to summary.json ``case_tables``).
+
 Crack-risk indicator (stated criterion, summary.json ``crack_risk``): the largest tensile
 principal stress over the tensile strength, and the largest grain-boundary normal traction
 (tension) over the grain-boundary strength, when the case gives them (``tensile_strength``,
@@ -38,6 +46,7 @@ from batteryfx.units import (
     MolarFlux,
     Pressure,
     Time,
+    Voltage,
 )
 
 FARADAY = 96485.33212  # C/mol (exact SI: N_A e)
@@ -45,6 +54,55 @@ AXES = {"x": 0, "y": 1, "z": 2}
 
 
 # --------------------------------------------------------------------------- case section
+class OcvTable(Section):
+    """A case-level open-circuit-voltage table of the particle material (replaces the
+    library's ``ocv`` table): ``voltage`` (V vs Li/Li+) at ``x`` (Li per formula unit, with the
+    material's molar_volume) or at ``sto`` (c / c_max), strictly monotonic; ``source`` says
+    where the numbers come from (printed in the log and summary.json)."""
+
+    x: list[float] | None = None
+    sto: list[float] | None = None
+    voltage: list[Voltage]
+    source: str
+
+    @model_validator(mode="after")
+    def _shape(self):
+        keys = [k for k in ("x", "sto") if getattr(self, k) is not None]
+        if len(keys) != 1:
+            raise ValueError("give x (Li per formula unit) or sto (c / c_max), not both")
+        key = getattr(self, keys[0])
+        if len(key) != len(self.voltage) or len(key) < 2:
+            raise ValueError(f"{keys[0]} and voltage need the same length (>= 2)")
+        if any(b <= a for a, b in zip(key, key[1:], strict=False)):
+            raise ValueError(f"{keys[0]} must increase strictly")
+        d = [b - a for a, b in zip(self.voltage, self.voltage[1:], strict=False)]
+        if not (all(v > 0 for v in d) or all(v < 0 for v in d)):
+            raise ValueError("voltage must be strictly monotonic (one concentration per "
+                             "voltage)")
+        return self
+
+
+class LatticeTable(Section):
+    """A case-level lattice table (replaces the library's ``lattice`` table, for
+    ``expansion = "lattice"``): lattice parameters ``a`` and ``c`` (one length unit for both:
+    only ratios enter) at ``x`` Li per formula unit (strictly increasing). The strains are
+    relative to the lattice at the initial Li content (stress-free at the start);
+    ``source`` says where the numbers come from."""
+
+    x: list[float]
+    a: list[Annotated[float, Field(gt=0)]]
+    c: list[Annotated[float, Field(gt=0)]]
+    source: str
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if not len(self.x) == len(self.a) == len(self.c) or len(self.x) < 2:
+            raise ValueError("x, a and c need the same length (>= 2)")
+        if any(b <= a for a, b in zip(self.x, self.x[1:], strict=False)):
+            raise ValueError("x must increase strictly")
+        return self
+
+
 class ChemoMechSection(Section):
     """Li diffusion + small-strain elasticity in particles (module docstring). ``material``
     fills every cell unless ``region_materials`` names another for a volume marker (e.g.
@@ -70,6 +128,8 @@ class ChemoMechSection(Section):
     mech_solver: Literal["direct", "cg_gamg"] = "direct"
     tensile_strength: Annotated[Pressure, Field(gt=0)] | None = None
     grain_boundary_strength: Annotated[Pressure, Field(gt=0)] | None = None
+    ocv: OcvTable | None = None
+    lattice: LatticeTable | None = None
 
     @model_validator(mode="after")
     def _one_initial_state(self):
@@ -108,6 +168,51 @@ class SurfaceConcentrationBC(Section):
     type: Literal["surface_concentration"]
     marker: str
     value: Annotated[Concentration, Field(ge=0)]
+
+
+class Until(Section):
+    """When a protocol segment ends: the surface voltage reaches ``voltage`` (cc), the
+    current falls to ``c_rate`` or ``current_density`` (magnitudes; cv), and / or ``time``
+    (the segment's duration) has passed; the first that happens."""
+
+    voltage: Voltage | None = None
+    c_rate: Annotated[CRate, Field(gt=0)] | None = None
+    current_density: Annotated[CurrentDensity, Field(gt=0)] | None = None
+    time: Annotated[Time, Field(ge=0)] | None = None
+
+
+class Segment(Section):
+    """One protocol segment (see :class:`VoltageProtocolBC`)."""
+
+    mode: Literal["cc", "cv", "rest"]
+    c_rate: CRate | None = None
+    current_density: CurrentDensity | None = None
+    value: MolarFlux | None = None
+    delta: Annotated[Concentration, Field(gt=0)] | None = None
+    voltage: Voltage | None = None
+    until: Until
+
+
+class VoltageProtocolBC(Section):
+    """Cycling through the open-circuit voltage U(x) of the particle: ``segments`` run in
+    order on a facet marker (solvers/chemomech.py ``VoltageProtocol``).
+
+    * ``{mode = "cc", c_rate | current_density | value, until = {voltage, time}}``: constant
+      Li flux (insertion positive, like ``li_flux``: charging a cathode is negative; c_rate
+      relative to ``delta``, default c_max) until the surface voltage reaches
+      ``until.voltage`` and / or for ``until.time``;
+    * ``{mode = "cv", voltage, until = {c_rate | current_density, time}}``: the surface held
+      at c = c_max U^-1(voltage) (``voltage`` omitted: the voltage reached) until the current
+      falls to the cut-off and / or for ``until.time``;
+    * ``{mode = "rest", until = {time}}``: zero flux.
+
+    Surface voltage = U of the MEAN surface stoichiometry over the marker (no kinetic or
+    ohmic drop). The OCV is ``physics.ocv`` or the material's ``ocv`` table. After the last
+    segment the run ends (summary.json ``stopped_early``)."""
+
+    type: Literal["voltage_protocol"]
+    marker: str
+    segments: Annotated[list[Segment], Field(min_length=1, max_length=100)]
 
 
 class FixedDisplacementBC(Section):
@@ -166,6 +271,9 @@ def check_chemomech_case(case, plan) -> None:
                                                         or markers.get(probe.marker) != 2):
             raise CaseError(f"probes[{i}].marker", probe.marker, f"quantity {q!r} needs a facet "
                             "marker (e.g. grain_boundaries or surface)")
+    if ph.lattice is not None and ph.expansion != "lattice":
+        raise CaseError("physics.lattice", "{...}", "a lattice table is for expansion = "
+                        f"'lattice' (here {ph.expansion!r})")
     try:  # what the solver's materials need, read from the library (no DOLFINx here)
         particle_state(case)
         for name, expansion in _expansions(case):
@@ -175,9 +283,132 @@ def check_chemomech_case(case, plan) -> None:
                 mat["partial_molar_volume"]
             elif expansion != "none":
                 mat["molar_volume"]
-                mat.strain_points(expansion)
+                if not (name == ph.material and ph.lattice is not None):
+                    mat.strain_points(expansion)
     except (KeyError, ValueError) as exc:
         raise CaseError("physics.material", ph.material, str(exc).strip("'\"")) from None
+    _check_protocols(case)
+    for i, probe in enumerate(case.probes):
+        if probe.quantity == "surface_voltage":
+            _ocv_or_error(case, f"probes[{i}].quantity", "surface_voltage")
+
+
+def _ocv_or_error(case, key: str, value):
+    """(sto, U, source) of the case's OCV, or a CaseError at ``key`` saying how to give one."""
+    try:
+        return ocv_points(case)
+    except (KeyError, ValueError) as exc:
+        raise CaseError(key, value, "needs an open-circuit voltage: give physics.ocv = {x | "
+                        "sto = [...], voltage = [...], source = '...'} or a material with an "
+                        f"ocv table ({str(exc).strip(chr(39) + chr(34))})") from None
+
+
+def _check_protocols(case) -> None:
+    """The voltage_protocol conditions: one per case; every segment has what its mode needs
+    and nothing else; voltages inside the OCV table; a cc limit that the flux direction
+    reaches from the known start voltage (the initial state, or the previous segment's
+    limit)."""
+    import numpy as np
+
+    found = [(i, bc) for i, bc in enumerate(case.boundary_conditions)
+             if bc.type == "voltage_protocol"]
+    if not found:
+        return
+    if len(found) > 1:
+        raise CaseError(f"boundary_conditions[{found[1][0]}].type", "voltage_protocol",
+                        "one voltage protocol per case")
+    i, bc = found[0]
+    sto, u, _ = _ocv_or_error(case, f"boundary_conditions[{i}].type", "voltage_protocol")
+    lo, hi = float(min(u)), float(max(u))
+    slope = 1.0 if u[-1] > u[0] else -1.0
+    c0, c_max = particle_state(case)
+    v_known = float(np.interp(c0 / c_max, sto, u))
+    for k, seg in enumerate(bc.segments):
+        key = f"boundary_conditions[{i}].segments[{k}]"
+        rates = [n for n in ("c_rate", "current_density", "value") if getattr(seg, n) is not None]
+        cut = [n for n in ("c_rate", "current_density") if getattr(seg.until, n) is not None]
+        until = seg.until
+        for name, v in (("voltage", seg.voltage), ("until.voltage", until.voltage)):
+            if v is not None and not lo < v < hi:
+                raise CaseError(f"{key}.{name}", v, f"outside the OCV table's range "
+                                f"{lo:.4g} .. {hi:.4g} V (no surface concentration gives it)")
+        if seg.mode == "cc":
+            if len(rates) != 1 or not getattr(seg, rates[0]):
+                raise CaseError(f"{key}.c_rate", seg.c_rate, "a cc segment needs exactly one "
+                                "nonzero c_rate, current_density or value (insertion "
+                                "positive)")
+            for name in ("voltage",):
+                if getattr(seg, name) is not None:
+                    raise CaseError(f"{key}.{name}", getattr(seg, name), "not for mode = "
+                                    "'cc' (its limit is until.voltage)")
+            if cut:
+                raise CaseError(f"{key}.until.{cut[0]}", getattr(until, cut[0]), "a current "
+                                "cut-off is for mode = 'cv'; a cc segment ends at "
+                                "until.voltage or until.time")
+            if until.voltage is None and until.time is None:
+                raise CaseError(f"{key}.until", "{}", "a cc segment needs until.voltage "
+                                "and / or until.time")
+            if until.voltage is not None:
+                direction = float(np.sign(getattr(seg, rates[0]))) * slope
+                if v_known is not None and direction * (until.voltage - v_known) <= 0:
+                    moves = "raises" if direction > 0 else "lowers"
+                    raise CaseError(f"{key}.until.voltage", until.voltage,
+                                    f"never reached: the surface voltage is {v_known:.4g} V "
+                                    f"when the segment starts and this flux {moves} it "
+                                    "(insertion is positive: charging a cathode is a "
+                                    "negative c_rate)")
+            v_known = until.voltage if until.time is None else None
+        elif seg.mode == "cv":
+            if rates:
+                raise CaseError(f"{key}.{rates[0]}", getattr(seg, rates[0]), "not for mode = "
+                                "'cv' (the voltage is held; the current follows)")
+            if until.voltage is not None:
+                raise CaseError(f"{key}.until.voltage", until.voltage, "a cv segment ends at "
+                                "a current cut-off (until.c_rate or until.current_density) "
+                                "or until.time")
+            if len(cut) > 1 or (not cut and until.time is None):
+                raise CaseError(f"{key}.until", "{...}", "a cv segment needs one current "
+                                "cut-off (until.c_rate or until.current_density) and / or "
+                                "until.time")
+            v_known = seg.voltage if seg.voltage is not None else v_known
+        else:
+            extra = rates + (["voltage"] if seg.voltage is not None else []) \
+                + [f"until.{n}" for n in cut] \
+                + (["until.voltage"] if until.voltage is not None else [])
+            if extra:
+                raise CaseError(f"{key}.{extra[0]}", "...", "a rest segment takes until.time "
+                                "only")
+            if until.time is None:
+                raise CaseError(f"{key}.until.time", None, "a rest segment needs until.time")
+            v_known = None
+
+
+def ocv_points(case):
+    """(sto, U, source) of the particle's open-circuit voltage U(c / c_max) (V): the case's
+    ``physics.ocv`` or the material's ``ocv`` table (key sto = c / c_max, or x Li per formula
+    unit over molar_volume and c_max). KeyError / ValueError when there is none."""
+    import numpy as np
+
+    from batteryfx.materials import resolve
+
+    ph = case.physics
+    mat = resolve(ph.material)
+    _, c_max = particle_state(case)
+    if ph.ocv is not None:
+        if ph.ocv.sto is not None:
+            key = np.asarray(ph.ocv.sto, float)
+        else:
+            key = np.asarray(ph.ocv.x, float) / (mat["molar_volume"] * c_max)
+        return key, np.asarray(ph.ocv.voltage, float), f"case file: {ph.ocv.source}"
+    tab = mat.table("ocv")
+    key = np.asarray(tab[tab.key], float)
+    u = np.asarray(tab[list(tab.columns)[1]], float)
+    if tab.key == "x":
+        key = key / (mat["molar_volume"] * c_max)
+    d = np.diff(u)
+    if not (np.all(d > 0) or np.all(d < 0)):
+        raise ValueError(f"the ocv table of {ph.material!r} is not strictly monotonic")
+    return key, u, f"library {ph.material}: {tab.source}"
 
 
 # --------------------------------------------------------------------------- building
@@ -195,6 +426,8 @@ def particle_state(case) -> tuple[float, float]:
     if c_max is None:
         if particle.has("max_concentration"):
             c_max = particle["max_concentration"]
+        elif ph.expansion == "lattice" and ph.lattice is not None and vm:
+            c_max = max(ph.lattice.x) / vm
         elif ph.expansion in ("lattice", "two_phase") and vm:
             key = particle.table(ph.expansion)
             c_max = float(key[key.key].max()) / vm
@@ -221,6 +454,8 @@ def _expansions(case) -> list[tuple[str, str]]:
 
 def materials(case) -> dict:
     """{"materials": {name: solver Material}, "c_max", "c0"} of a case (mol/m^3)."""
+    import numpy as np
+
     from batteryfx.materials import resolve
     from batteryfx.solvers import chemomech as cm
 
@@ -239,10 +474,22 @@ def materials(case) -> dict:
             try:
                 d = float(law(None, ph.temperature))
             except (TypeError, ValueError, KeyError):
+                d = math.nan
+            if not math.isfinite(d):  # a law of the state (a table): at the initial state
                 d = float(law(c0 / c_max, ph.temperature))
         d = 0.0 if d is None else d  # (a matrix or coating: no Li transport)
         if expansion == "isotropic":
             exp = cm.IsotropicExpansion(mat["partial_molar_volume"], c_ref=c0)
+        elif expansion == "lattice" and name == ph.material and ph.lattice is not None:
+            # the case's table, strains relative to the lattice at the initial Li content
+            mvol = mat["molar_volume"]
+            lt = ph.lattice
+            x = np.asarray(lt.x, float)
+            x_ref = c0 * mvol
+            ea = np.asarray(lt.a) / np.interp(x_ref, x, lt.a) - 1.0
+            ec = np.asarray(lt.c) / np.interp(x_ref, x, lt.c) - 1.0
+            s = x / (mvol * c_max)
+            exp = cm.LatticeExpansion(cm.Table(tuple(s), tuple(ea)), cm.Table(tuple(s), tuple(ec)))
         elif expansion in ("lattice", "two_phase"):
             mvol = mat["molar_volume"]
             x, ea, ec = mat.strain_points(expansion)
@@ -254,6 +501,17 @@ def materials(case) -> dict:
 
     mats = {name: solver_material(name, expansion) for name, expansion in _expansions(case)}
     return {"materials": mats, "c_max": c_max, "c0": c0}
+
+
+def _segment(cm, seg):
+    """The solver's ProtocolSegment of a case segment (SI)."""
+    u = seg.until
+    flux = seg.value if seg.value is not None else (
+        seg.current_density / FARADAY if seg.current_density is not None else None)
+    return cm.ProtocolSegment(
+        mode=seg.mode, flux=flux, c_rate=seg.c_rate, delta_c=seg.delta, voltage=seg.voltage,
+        until_voltage=u.voltage, until_time=u.time, until_c_rate=u.c_rate,
+        until_flux=None if u.current_density is None else u.current_density / FARADAY)
 
 
 class ParticleProblem(WrappedProblem):
@@ -281,6 +539,16 @@ class ParticleProblem(WrappedProblem):
         info = self.inner.step(dt)
         self._iterations += info["iterations"]
         self.inner.update_derived()
+
+    @property
+    def stop_reason(self) -> str | None:
+        """The run ends when the voltage protocol's last segment has ended."""
+        inner = self.inner
+        if inner.protocol is not None and inner.protocol_finished:
+            ev = inner.protocol_events()[-1]
+            return (f"the voltage protocol's last segment ({ev['mode']}) ended at t = "
+                    f"{ev['end_s']:.6g} s ({ev['reason']})")
+        return None
 
     def breakpoints(self) -> list[float]:
         out = []
@@ -319,6 +587,10 @@ def build_problem(case, geometry) -> ParticleProblem:
                                              delta_c=bc.delta, start=bc.start, end=bc.end))
         elif bc.type == "surface_concentration":
             conditions.append(cm.SurfaceConcentration(bc.marker, bc.value))
+        elif bc.type == "voltage_protocol":
+            sto, u, _ = ocv_points(case)
+            conditions.append(cm.VoltageProtocol(bc.marker, tuple(
+                _segment(cm, seg) for seg in bc.segments), cm.Table(tuple(sto), tuple(u))))
         elif bc.type == "fixed_displacement":
             conditions.append(cm.FixedDisplacement(
                 bc.marker, None if bc.component is None else AXES[bc.component], bc.value))
@@ -337,7 +609,17 @@ def build_problem(case, geometry) -> ParticleProblem:
                                 conditions, markers=markers)
     inner.solve_mechanics()
     inner.update_derived()
-    return ParticleProblem(inner, geometry)
+    out = ParticleProblem(inner, geometry)
+    try:  # the OCV of the surface_voltage probes (None: the case has none)
+        sto, u, source = ocv_points(case)
+        out.ocv, out.ocv_source = cm.Table(tuple(sto), tuple(u)), source
+    except (KeyError, ValueError):
+        out.ocv, out.ocv_source = None, None
+    for what, table in (("ocv", ph.ocv), ("lattice", ph.lattice)):
+        if table is not None:
+            LOGGER.warning(f"physics.{what}: the case's own table is used (source: "
+                           f"{table.source})")
+    return out
 
 
 # --------------------------------------------------------------------------- the physics
@@ -346,7 +628,8 @@ class ChemoMechModel(PhysicsModel):
 
     name = "chemomech"
     section = ChemoMechSection
-    conditions = (LiFluxBC, SurfaceConcentrationBC, FixedDisplacementBC, SymmetryBC)
+    conditions = (LiFluxBC, SurfaceConcentrationBC, VoltageProtocolBC, FixedDisplacementBC,
+                  SymmetryBC)
     sources = ()
     quantities = QUANTITIES["chemomech"]
     primary = "concentration"
@@ -381,6 +664,12 @@ class ChemoMechModel(PhysicsModel):
                 "von_mises": d["von_mises"], "hydrostatic_stress": d["hydrostatic_stress"],
                 "radial_stress": d["radial_stress"], "hoop_stress": d["hoop_stress"],
                 "strain_energy": integrands["strain_energy_density"],
+                "surface_voltage": lambda m: inner.surface_voltage(m, problem.ocv),
+                "protocol_current_density": lambda m: (
+                    inner.protocol_current * FARADAY / inner._proto_area
+                    if inner.protocol is not None else 0.0),
+                "charge_passed": lambda m: (inner.li_content() - inner.c_initial_mean
+                                            * inner.volume) * FARADAY,
                 "normal_traction_max": lambda m: inner.facet_traction(m)["normal_max_Pa"],
                 "shear_traction_max": lambda m: inner.facet_traction(m)["shear_max_Pa"]}
 
@@ -429,6 +718,9 @@ class ChemoMechModel(PhysicsModel):
             risk["grain_boundaries"] = (tractions["grain_boundaries"]["normal_max_Pa"]
                                         / ph.grain_boundary_strength)
         out["crack_risk"] = risk
+        tables = {w: t.source for w, t in (("ocv", ph.ocv), ("lattice", ph.lattice)) if t}
+        if tables:
+            out["case_tables"] = tables
         return out
 
     def report(self, problem) -> None:

@@ -150,3 +150,73 @@ def test_validating_a_particle_case_needs_no_dolfinx():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+#: reduced formation case (coarse mesh, 4 grains)
+LRLO_REDUCED = ['geometry.mesh_size="0.8 um"', 'geometry.surface_mesh_size="0.6 um"',
+                "geometry.grains=4", 'time.dt_max="1200 s"']
+
+
+def _lrlo_single(folder, extra=(), name="lrlo.toml"):
+    """The bundled formation case without its sweep (one run, V_max = 4.5 V unless set),
+    with ``--set`` style ``extra`` overrides, written to ``folder``/``name``."""
+    import tomli_w
+
+    from batteryfx.case import apply_overrides, read_toml
+    from batteryfx.cli import bundled_cases
+
+    data = read_toml(bundled_cases()["lrlo_formation_voltage"])
+    data.pop("sweep")
+    data = apply_overrides(data, list(extra))
+    path = folder / name
+    if comm.rank == 0:
+        path.write_text(tomli_w.dumps(data))
+    comm.Barrier()
+    return path
+
+
+@pytest.mark.parametrize(("override", "texts"), [
+    ("boundary_conditions[0].segments[0].c_rate=0.1",
+     ["segments[0].until.voltage", "never reached"]),
+    ("boundary_conditions[0].segments[0].until.voltage='5.5 V'",
+     ["segments[0].until.voltage", "outside the OCV table"]),
+    ("boundary_conditions[0].segments[1].until={voltage='4.5 V'}",
+     ["segments[1].until.voltage", "cv"]),
+    ("boundary_conditions[0].segments[2].until={c_rate=0.1}",
+     ["segments[2].until.c_rate", "rest"]),
+    ("boundary_conditions[0].segments[0].c_rate=0", ["segments[0].c_rate", "nonzero"]),
+    ("physics.ocv.voltage=[4.9, 4.6, 4.55, 4.52, 4.48, 4.3, 4.12, 3.98, 3.85, 3.9]",
+     ["physics.ocv", "monotonic"]),
+    ("physics.expansion='isotropic'", ["physics.lattice", "expansion"]),
+])
+def test_bad_protocol_cases(shared_tmp, capfd, override, texts):
+    """A voltage protocol's mistakes give one error naming the key."""
+    case = _lrlo_single(shared_tmp, name="lrlo_bad.toml")
+    expect_one_error(capfd, ["validate", str(case), "--set", override], *texts)
+
+
+@pytest.mark.mpi
+def test_lrlo_formation_case(shared_tmp):
+    """The LRLO formation case (reduced, the 4.8 V member): the protocol runs cc -> cv -> rest
+    -> cc -> rest and the run ends with it; each limit is held where it was reached; the Li
+    balance is exact; the case's ASSUMED tables are named in summary.json; the grain-boundary
+    tension peaks during the charge and relaxes on the plateau (c contracts) before 4.8 V."""
+    from batteryfx.post.probes import read_probes
+
+    case = _lrlo_single(shared_tmp, LRLO_REDUCED + [
+        "boundary_conditions[0].segments[0].until.voltage='4.8 V'"], "lrlo48.toml")
+    out = shared_tmp / "lrlo48"
+    assert main(["run", str(case), "--out", str(out), "-q", "--no-figures"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    ev = s["protocol"]["segments"]
+    assert [e["mode"] for e in ev] == ["cc", "cv", "rest", "cc", "rest"]
+    assert [e["reason"] for e in ev] == ["voltage", "current", "time", "voltage", "time"]
+    assert ev[0]["surface_voltage_V"] == pytest.approx(4.8, abs=1e-6)
+    assert ev[3]["surface_voltage_V"] == pytest.approx(3.7, abs=1e-6)
+    assert s["stopped_early"] and s["protocol"]["finished"]
+    assert s["mass_balance"]["drift_rel"] < 1e-10
+    assert all(v.startswith("ASSUMED data") for v in s["case_tables"].values())
+    t, series = read_probes(out / "probes.csv")
+    gb, v = series["gb_tension_max"], series["voltage"]
+    peak = int(np.argmax(gb))
+    assert v[peak] < 4.6 and gb[peak] > 1.5 * gb[np.searchsorted(t, ev[1]["end_s"])]

@@ -259,9 +259,9 @@ def test_estimates_are_listed():
 # --------------------------------------------------------------------------- require()
 def test_require_names_material_missing_entry_and_physics():
     with pytest.raises(MaterialError) as err:
-        catalog()["LRLO"].require(["youngs_modulus", "molar_mass"], context="particle stress")
+        catalog()["LRLO"].require(["diffusivity", "molar_mass"], context="particle stress")
     text = str(err.value)
-    assert "'LRLO'" in text and "youngs_modulus" in text and "particle stress" in text
+    assert "'LRLO'" in text and "diffusivity" in text and "particle stress" in text
     assert "molar_mass" not in text.split("needed by")[0]  # it has that one
     assert isinstance(err.value, KeyError)  # old callers catching KeyError still work
     with pytest.raises(MaterialError, match="lattice eigenstrain"):
