@@ -333,9 +333,11 @@ def test_porous_cathode_steady_profile_and_salt_balance():
 
 
 # ------------------------------------------------------------------ 2D patterned anode
-def _profile_1d(n: int, i: float, t_end: float, comm=MPI.COMM_WORLD):
+def _profile_1d(n: int, i: float, t_end: float, comm=MPI.COMM_WORLD, make=None, **kw):
+    """(x sorted, c at x, quantities) of the 1D cell after t_end at current density i
+    (``make``: the params factory, default :func:`params`; ``kw`` its extra arguments)."""
     mesh, _, ftags = interval(n, comm=comm)
-    prob = ElectrolyteProblem(mesh, None, ftags, params([(0.0, np.inf, i)]))
+    prob = ElectrolyteProblem(mesh, None, ftags, (make or params)([(0.0, np.inf, i)], **kw))
     run(prob, t_end, TAU / 20)
     x = prob.V.tabulate_dof_coordinates()[:, 0]
     xs = np.concatenate(mesh.comm.allgather(x))
@@ -695,22 +697,13 @@ def test_uniform_pattern_butler_volmer_equals_1d():
     kinetics at both electrodes: the 1D solution (Q1 quadrilaterals), nodal c to 1e-9 c0,
     the cell voltage and the kinetic overpotentials to 1e-9, at t = tau."""
     i, i0 = 0.3 * I_LIM, 20.0
-    mesh1, _, ft1 = interval(40)
-    p1 = ElectrolyteProblem(mesh1, None, ft1, _bv([(0.0, np.inf, i)],
-                                                  exchange_current_density=i0))
-    run(p1, TAU, TAU / 20)
-    x1 = p1.V.tabulate_dof_coordinates()[:, 0]
-    xs = np.concatenate(mesh1.comm.allgather(x1))
-    cs = np.concatenate(mesh1.comm.allgather(p1.c.x.array.copy()))
-    order = np.argsort(xs)
-    q1 = p1.quantities()
-    p1.destroy()
+    xs, cs, q1 = _profile_1d(40, i, TAU, make=_bv, exchange_current_density=i0)
     mesh, ftags = rectangle(40, 16, L, 2, "all")
     prob = ElectrolyteProblem(mesh, None, ftags, _bv([(0.0, np.inf, i)],
                                                      exchange_current_density=i0))
     run(prob, TAU, TAU / 20)
     x = prob.V.tabulate_dof_coordinates()[:, 0]
-    diff = np.abs(prob.c.x.array - np.interp(x, xs[order], cs[order])).max()
+    diff = np.abs(prob.c.x.array - np.interp(x, xs, cs)).max()
     assert mesh.comm.allreduce(float(diff), op=MPI.MAX) < 1e-9 * C0
     q = prob.quantities()
     for key in ("cell_voltage_V", "anode_kinetic_overpotential_V",
