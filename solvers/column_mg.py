@@ -51,38 +51,74 @@ of the coarsening, one V-cycle per CG iteration):
    tridiagonal line solves L through each column (LU in natural order: no fill).
    Coarsest level (<= ``coarse_size`` dofs): direct (MUMPS). Finest level (``smoother``):
 
-   * ``"icc"`` (default on one rank): ICC(0) of A, once before and once after the coarse
+   * ``"icc"`` (default, ``"auto"``): ICC(0) of A, once before and once after the coarse
      correction, damped by ``omega`` (capped at 1.8/emax). ICC(0) is computed on a copy of
-     A renumbered level by level (``icc_ordering`` = "levels": z level, then y, then x;
-     the vectors are permuted in and out): in the caller's (DOLFINx) ordering its emax was
-     30 on graded meshes (so omega = 0.06: hardly any smoothing; 276 iterations per step at
+     A in the column layout of the line smoother below (each rank a strip of whole
+     columns) with each rank's rows renumbered level by level (``icc_ordering`` =
+     "levels": z level, then y, then x). That copy is the finest level of the whole cycle
+     (its products, P and P^T work in that numbering), and the residual and the correction
+     are permuted in and out once each per application (``MatCreateSubMatrix`` and a vector
+     scatter). Permuting around each ICC solve instead cost 0.25 MatMult per
+     permutation, four per application; and the SBAIJ product with the level-ordered copy
+     is 0.55 of the caller's AIJ ``MatMult`` instead of 0.7 (better cache reuse): 9.1 ->
+     7.0 MatMult per application (best of 30), about 93 -> 78-81 per step at dt = 1 s
+     (84 k dofs, single runs). In the caller's (DOLFINx) ordering its emax was 30 on
+     graded meshes (so omega = 0.06: hardly any smoothing; 276 iterations per step at
      dt = 10 s), and it broke down (emax 0.7, lambda_min 1e-8) with the consistent mass;
      column by column it breaks down too; level by level emax is 1.3-1.5 on every case
      measured. ``icc_ordering`` = "natural", "rcm", ... gives PETSc's orderings instead.
      ICC keeps the in-plane mass-matrix coupling of the z conduction, which no
      column-by-column smoother can (line Jacobi sees it as a spectrum spread by 9):
      measured 20-60 % less time per step than ``"line"`` on one rank. With several ranks
-     it is per rank (block Jacobi), and cutting this operator between ranks drops
-     couplings as large as the z conduction itself: measured 80 to > 300 iterations on 2
-     ranks. Not for parallel use.
-   * ``"line"`` (default with more than one rank): the fine operator is copied into the
+     it is per rank (block Jacobi). In the caller's (DOLFINx) partition that cut couplings
+     as large as the z conduction itself (with many thin layers DOLFINx cuts parallel to
+     them): 80 to > 300 iterations on 2 ranks. Between strips of whole columns it cuts
+     in-plane couplings only: measured on 2 ranks 4 / 8.2 / 10 iterations per step at
+     dt = 1 ms / 1 s / 10 s (0.5 M dofs, benchmarks/pouch_heat.py; one rank 2 / 8 / 10;
+     the line smoother on 2 ranks 5 / 9 / 10.6) and parallel efficiency (wall time per
+     step) 58 / 81 / 82 % (line smoother 42 / 65 / 68 %); with ``skip_smoothing`` 4 / 8.6 /
+     10 iterations, 47-53 / 76 / 58-71 % (best runs; the shared machine's other load
+     made the 2-rank times vary by up to 2x).
+   * ``"line"``: the fine operator is copied into the
      column layout (``MatCreateSubMatrix``: DOLFINx may split columns between ranks, and
      with many thin layers it cuts parallel to them; each rank then gets a strip of whole
      columns) and smoothed like the coarse levels (Chebyshev, ``fine_degree``); the residual
      and the correction cross the layouts by one vector scatter each per application. Every
      part of this preconditioner is then independent of the number of ranks: the same
-     iterations and the same result up to round-off.
+     iterations and the same result up to round-off (the default, ICC, depends on the
+     partition a little).
 
    If coarsening stops at once (tiny dt: the columns are weakly coupled in-plane) the
    preconditioner is the fine smoother alone.
+
+   Unsmoothed levels (``skip_smoothing``, default level 1): the cycle passes the residual
+   through them (P^T down, P up) without smoothing or residual products, which is the
+   V-cycle of the hierarchy with level 1 dropped and P_0 P_1 as the interpolation from
+   level 2: an aggressive first coarsening (84 k dofs: 84 k -> 17 k instead of 84 k ->
+   39 k smoothed levels). Ruge-Stueben coarsening of the collapsed operator keeps about
+   half of the columns per level (strength 0.6 counts the diagonal neighbours as weak,
+   which the stretched cells need: a 5-point graph), so the first coarse level cost 1.4
+   MatMult per application (its operator has 57 % of A's nonzeros) for little gain: without
+   its smoothing 6.8 / 8.3 instead of 6.5 / 8.2 CG iterations per step at dt = 1 / 10 s
+   (84 k dofs, benchmarks/pouch_heat.py's case, one rank), 6.4-7.5 instead of 8.2-8.7
+   MatMult per application, 71-83 instead of 83-90 MatMult per step at dt = 1 s and 84-95
+   instead of 98-107 at 10 s (CPU time, three paired runs; the machine's other load makes
+   single runs vary by 10-20 %). Skipping levels 1 and 3: 8.2 / 10.5 iterations, no gain;
+   a smaller or larger coarse solve (``coarse_size`` 1000, 12000), ``lower`` 0.3,
+   ``truncate`` 0.35, ``omega`` 1.2, PETSc's LU instead of MUMPS on the coarsest level:
+   no gain either. The SBAIJ copy, line factorization and Lanczos estimate of an
+   unsmoothed level are not made. With the level-ordered ICC copy (above) the two changes
+   together: 72-76 instead of 89-91 MatMult per step at dt = 1 s, 91-95 instead of 105-107
+   at 10 s, 30-33 instead of 33-37 at 1 ms (three paired runs).
 
 Products. Every product with a level operator inside the cycle (residuals, Chebyshev
 steps, the Lanczos estimates) uses a copy of it in symmetric block storage (``sbaij``:
 ``MATSBAIJ``, the upper triangle only; refreshed in place by ``MatConvert`` with
 ``MAT_REUSE_MATRIX`` at every setup): about half the memory traffic of an AIJ product,
-measured 0.75 of an AIJ ``MatMult`` on the finest level and 0.6 on the first coarse one, 15 %
-less time per step. The AIJ operators stay for the Galerkin products and the ICC / line
-factorizations (and the caller's A is used for CG's own products).
+measured 0.75 of an AIJ ``MatMult`` on the finest level (0.55 in the level numbering of the
+ICC smoother) and 0.6 on the first coarse one, 15 % less time per step. The AIJ operators
+stay for the Galerkin products and the ICC / line factorizations (and the caller's A is used
+for CG's own products).
 
 The V-cycle is symmetric positive definite (the smoothers are symmetric and applied the same
 way before and after, the coarse operators are Galerkin), so it preconditions CG.
@@ -90,8 +126,9 @@ way before and after, the coarse operators are Galerkin), so it preconditions CG
 Assumptions: a scalar P1 space; nodes on common z levels (an extruded mesh; the in-plane mesh
 may be graded, and need not be a tensor grid); A symmetric positive definite (Dirichlet rows
 as DOLFINx assembles them are fine: they get no coarse correction). Extra memory: the coarse
-levels (operator complexity ~2: about the nonzeros of A once more), with the line
-smoother a copy of A, and with ``sbaij`` the upper triangles of the smoothed levels (about
+levels (operator complexity ~2: about the nonzeros of A once more), a copy of A (in the
+column layout for the line smoother, in level order for ICC; its ICC factor once more), and
+with ``sbaij`` the upper triangles of the smoothed levels (about
 half the nonzeros of all levels once more).
 
 Re-use: when the operator keeps its sparsity and changes its values (dt changed:
@@ -140,6 +177,19 @@ LinearProblem + CG/GAMG; 1.4-1.5x less than MUMPS (reused LU) over 100 steps inc
 setup at 540 k dofs, 8-10x less memory; 84-87 % parallel efficiency on 2 ranks (line
 smoother, same iterations as on one rank).
 
+Measured with this version (benchmarks/pouch_heat.py: the bundled hot-spot pouch case,
+backward Euler, consistent mass, rtol 1e-8 on the preconditioned norm; one rank; CG
+iterations / MatMult per step by CPU time at dt = 1 ms / 1 s / 10 s): 84 k dofs (4 units)
+2 / 7 / 8.5 and 31 / 78 / 92; 0.50 M dofs (6 units) 2 / 8.2 / 10 and 23 / 70 / 79; 0.51 M
+dofs (20 units) 2 / 8 / 10.2 and 24 / 71 / 91. Where a step goes (84 k, dt = 1 s): 8.8
+applications (CG's iterations + 1 for the initial residual + 1 for ||B b||, the reference
+of the default convergence test with a nonzero initial guess) of ~7 MatMult each (fine
+level 2 x 0.84 ICC, 2 x 0.55 SBAIJ products, 0.2 P and P^T, 0.15 permutations; coarse
+levels and the MUMPS solve ~2; vector operations and Python the rest), plus ~15 for CG's own
+products with the caller's AIJ A and the heat solver's right-hand side. The unpreconditioned
+norm (no ||B b||) stops at 3.3 iterations with 400x the error (8e-3 K against MUMPS instead
+of 2e-5 K), the natural norm at 5 with 7x: the same rtol is not the same accuracy.
+
 Usage::
 
     ksp = PETSc.KSP().create(comm)
@@ -185,6 +235,7 @@ DEFAULTS: dict[str, object] = {
     "positive": "diagonal",
     "collapse_anchored": False,
     "split_dirichlet": True,
+    "skip_smoothing": (1,),
 }
 
 _INSERT = PETSc.InsertMode.INSERT
@@ -527,7 +578,6 @@ class _Level:
         self._line_pattern = None
         self._lb = self._lx = None
         self.icc_ordering = "natural"
-        self._icc_perm = self._icc_is = self._icc_A = self._icc_b = self._icc_x = None
         self.collapse_anchored = False
 
     def setup_products(self, sbaij: bool) -> None:
@@ -546,6 +596,12 @@ class _Level:
             self.mv = self.A.convert(PETSc.Mat.Type.SBAIJ, PETSc.Mat())
         else:
             self.A.convert(PETSc.Mat.Type.SBAIJ, self.mv)
+
+    def drop_products(self) -> None:
+        """No products with this level (it is not smoothed): the SBAIJ copy goes."""
+        if self.mv is not None and self.mv is not self.A:
+            self.mv.destroy()
+        self.mv = None
 
     def make_vecs(self) -> None:
         if not self.vecs:
@@ -672,24 +728,13 @@ class _Level:
         self._p_pattern = None
 
     # -- smoothers
-    def setup_icc(self, gx, gy) -> None:
-        """ICC(0) of the rank's block of A (block Jacobi between ranks)."""
-        perm = None
-        if self.icc_ordering in ("levels", "levels_y"):
-            order = (gx[self.row_col], gy[self.row_col], self.row_z)
-            if self.icc_ordering == "levels_y":
-                order = (gy[self.row_col], gx[self.row_col], self.row_z)
-            perm = np.lexsort(order)
+    def setup_icc(self) -> None:
+        """ICC(0) of the rank's block of A (block Jacobi between ranks) in the order of A's
+        rows (the finest level is a renumbered copy for ``icc_ordering`` = "levels") or in
+        a PETSc ordering (``icc_ordering`` = "rcm", ...)."""
         if self.smoother is None:
-            if perm is not None:
-                lo = self.A.getOwnershipRange()[0]
-                self._icc_perm = perm
-                self._icc_is = PETSc.IS().createGeneral((perm + lo).astype(PETSc.IntType),
-                                                        comm=self.comm)
-                self._icc_A = self.A.createSubMatrix(self._icc_is, self._icc_is)
-                self._icc_b, self._icc_x = self._icc_A.createVecs()
             self.smoother = pc = PETSc.PC().create(self.comm)
-            pc.setOperators(self._icc_A if perm is not None else self.A)
+            pc.setOperators(self.A)
             if self.comm.size > 1:
                 pc.setType(PETSc.PC.Type.BJACOBI)
                 pc.setUp()
@@ -698,11 +743,8 @@ class _Level:
                 sub = pc
             sub.setType(PETSc.PC.Type.ICC)
             sub.setFactorLevels(0)
-            if perm is None:
-                sub.setFactorOrdering(self.icc_ordering)
+            sub.setFactorOrdering(self.icc_ordering)
             sub.setFactorShift(shift_type=PETSc.Mat.FactorShiftType.POSITIVE_DEFINITE)
-        elif perm is not None:
-            self.A.createSubMatrix(self._icc_is, self._icc_is, submat=self._icc_A)
         self.smoother.setUp()
 
     def setup_lines(self) -> None:
@@ -769,12 +811,6 @@ class _Level:
     def precondition(self, b: PETSc.Vec, x: PETSc.Vec) -> None:
         """x = ICC^-1 b (finest level) or x = L^-1 b (line solves)."""
         if self.layout is None:
-            if self._icc_perm is not None:
-                perm = self._icc_perm
-                self._icc_b.array[:] = b.array_r[perm]
-                self.smoother.apply(self._icc_b, self._icc_x)
-                x.array[perm] = self._icc_x.array_r
-                return
             self.smoother.apply(b, x)
             return
         b.getLocalVector(self._lb, readonly=True)
@@ -799,7 +835,7 @@ class _Level:
             self.mv.destroy()
         self.mv = None
         for obj in (None if keep_A else self.A, self.P, self.L, self.smoother, *self.vecs,
-                    self._lb, self._lx, self._icc_is, self._icc_A, self._icc_b, self._icc_x):
+                    self._lb, self._lx):
             if obj is not None:
                 obj.destroy()
 
@@ -829,13 +865,14 @@ class ColumnMG:
         self._source = None  # (handle, sizes) of the operator the hierarchy was built for
         self._coarse: PETSc.KSP | None = None
         self._omega = 1.0
+        self._skip: set[int] = set()  # coarse levels passed through without smoothing
         self._move = None  # (IS, scatter, work vectors) when the fine level is a copy
         self._isolated = None  # the isolated rows the columns were split at
         smoother = self.options["smoother"]
         if smoother not in ("auto", "icc", "line"):
             raise ValueError("column multigrid: smoother must be 'auto', 'icc' or 'line'")
         if smoother == "auto":
-            smoother = "icc" if self.comm.size == 1 else "line"
+            smoother = "icc"
         self.smoother = smoother
 
     def _use_columns(self, c: dict) -> None:
@@ -870,6 +907,8 @@ class ColumnMG:
             self.destroy()
             if self.smoother == "line":
                 fine = self._to_columns(A)
+            elif opt["icc_ordering"] in ("levels", "levels_y"):
+                fine = self._to_levels(A, opt["icc_ordering"])
             else:
                 fine = _Level(self.comm, c["col"], c["level"])
                 fine.A = A
@@ -879,8 +918,8 @@ class ColumnMG:
             A.createSubMatrix(self._move[0], self._move[0], submat=self.levels[0].A)
         fine = self.levels[0]
         if self.smoother == "icc":
-            fine.icc_ordering = opt["icc_ordering"]
-            fine.setup_icc(c["gx"], c["gy"])
+            fine.icc_ordering = "natural" if self._move is not None else opt["icc_ordering"]
+            fine.setup_icc()
         times = {"fine_s": time.perf_counter() - t0}
         t = time.perf_counter()
         reused = 0
@@ -931,12 +970,17 @@ class ColumnMG:
         t = time.perf_counter()
         last = self.levels[-1]
         direct = len(self.levels) > 1 and last.layout.size <= opt["coarse_size"]
-        for lev in self.levels[int(self.smoother == "icc"):len(self.levels) - direct]:
-            lev.setup_lines()
-        for lev in self.levels[:len(self.levels) - direct]:
-            lev.setup_products(bool(opt["sbaij"]))
+        self._skip = {k for k in opt["skip_smoothing"] if 0 < k < len(self.levels) - 1}
+        smoothed = [i for i in range(len(self.levels) - direct) if i not in self._skip]
+        for i in smoothed:
+            if i > 0 or self.smoother != "icc":
+                self.levels[i].setup_lines()
+            self.levels[i].setup_products(bool(opt["sbaij"]))
+        for i in self._skip:
+            self.levels[i].drop_products()
         g = (c["gx"], c["gy"])
-        for i, lev in enumerate(self.levels[:len(self.levels) - direct]):
+        for i in smoothed:
+            lev = self.levels[i]
             gx, gy = g if i == 0 else (lev.layout.gx, lev.layout.gy)
             lev.estimate_emax(gx, gy, opt["lanczos_steps"])
         self._omega = min(opt["omega"], 1.8 / max(fine.emax, 1e-300))
@@ -983,7 +1027,9 @@ class ColumnMG:
         nnz = [lev.A.getInfo(PETSc.Mat.InfoType.GLOBAL_SUM)["nz_used"] for lev in self.levels]
         info["nonzeros"] = [int(v) for v in nnz]
         info["operator_complexity"] = float(sum(nnz) / nnz[0])
-        info["emax"] = [lev.emax for lev in self.levels[:len(self.levels) - direct]]
+        info["emax"] = [float("nan") if i in self._skip else lev.emax
+                        for i, lev in enumerate(self.levels[:len(self.levels) - direct])]
+        info["unsmoothed_levels"] = sorted(self._skip)
         info["omega"] = self._omega
         info["smoother"] = info_smoother
 
@@ -1001,6 +1047,34 @@ class ColumnMG:
         self._move = (is_, PETSc.Scatter().create(xa, is_, target, None), xa, target)
         fine = _Level(comm, grid.row_col, grid.row_z, grid)
         fine.A = A.createSubMatrix(is_, is_)
+        return fine
+
+    def _to_levels(self, A: PETSc.Mat, ordering: str) -> _Level:
+        """The finest level for the ICC smoother: a copy of A with each column whole on its
+        owner rank (the strips of the line smoother's layout) and each rank's rows
+        renumbered level by level (z level, then y, then x; "levels_y": x before y), so that
+        ICC(0) in natural order is the level-ordered factorization, and with several ranks
+        its block Jacobi cuts in-plane couplings only, never the z conduction. The whole
+        fine level of the cycle (products, restriction, prolongation) works in that
+        numbering: the residual and the correction are permuted once each per application
+        (permuting in and out around each of the two ICC solves instead cost 0.25 MatMult
+        each)."""
+        comm, c, grid = self.comm, self.columns, self.grid
+        lo, hi = A.getOwnershipRange()
+        where = grid.vec()  # the caller's index of each dof in the column layout
+        where.setValues(grid.index(c["col"], c["level"]).astype(PETSc.IntType),
+                        np.arange(lo, hi, dtype=np.float64))
+        where.assemble()
+        src = np.rint(where.array).astype(np.int64)
+        where.destroy()
+        gx, gy = c["gx"][grid.row_col], c["gy"][grid.row_col]
+        perm = np.lexsort((gx, gy, grid.row_z) if ordering == "levels"
+                          else (gy, gx, grid.row_z))
+        is_ = PETSc.IS().createGeneral(src[perm].astype(PETSc.IntType), comm=comm)
+        fine = _Level(comm, grid.row_col[perm], grid.row_z[perm])
+        fine.A = A.createSubMatrix(is_, is_)
+        xa, target = A.createVecs()[0], fine.A.createVecs()[0]
+        self._move = (is_, PETSc.Scatter().create(xa, is_, target, None), xa, target)
         return fine
 
     def _set_coarse_workspace(self, percent: int) -> None:
@@ -1102,6 +1176,12 @@ class ColumnMG:
         """x = one cycle on coarse level k applied to b (zero initial guess)."""
         levels = self.levels
         lev = levels[k]
+        if k in self._skip:  # restriction and prolongation only (see skip_smoothing)
+            nxt = levels[k + 1]
+            lev.P.multTranspose(b, nxt.vecs[0])
+            self._cycle(k + 1, nxt.vecs[0], nxt.vecs[1])
+            lev.P.mult(nxt.vecs[1], x)
+            return
         _, _, r, d, w = lev.vecs
         x.set(0.0)
         b.copy(r)
@@ -1178,8 +1258,8 @@ def setup_column_mg(ksp: PETSc.KSP, A: PETSc.Mat | None, V, **options) -> dict:
     options prefix, tolerances, norm and initial-guess settings; sets the KSP type to CG.
 
     Options (defaults in :data:`DEFAULTS`): ``smoother`` of the finest level: "icc",
-    "line" or "auto" (ICC on one rank, line smoothing with several: see the module
-    docstring); ``omega`` damping of the fine ICC smoothing (capped at 1.8/emax);
+    "line" or "auto" (ICC, on any number of ranks: see the module docstring); ``omega``
+    damping of the fine ICC smoothing (capped at 1.8/emax);
     ``fine_degree`` and ``degree`` Chebyshev steps of the line smoothers on the finest and
     on the coarse levels, on [``lower`` emax, 1.1 emax]; ``cycle`` "V" or "W" (coarse
     levels); ``strength``, ``dominance`` strong-coupling threshold and diagonal-dominance
@@ -1196,6 +1276,8 @@ def setup_column_mg(ksp: PETSc.KSP, A: PETSc.Mat | None, V, **options) -> dict:
     copy of A, level by level) or a PETSc ordering ("natural": the caller's); ``positive``
     couplings in the interpolation: "diagonal" (lumped to the diagonal) or "interpolate";
     ``split_dirichlet`` cut the columns above interior fixed (Dirichlet) dofs;
+    ``skip_smoothing`` the coarse levels (indices, 0 = finest; the coarsest is never
+    skipped) the cycle passes through without smoothing (default: level 1);
     ``collapse_anchored`` keep the rows next to Dirichlet dofs in the collapsed operator's
     rows (measured: slightly fewer iterations with an interior hot spot, more with a fixed
     patch on the top face; off).
