@@ -90,9 +90,12 @@ def matmult_time(A: PETSc.Mat, comm) -> tuple[float, float]:
 def run_batteryfx(args, solver: str, geometry, comm) -> dict:
     """(b) / (c): HeatProblem with the case's conditions; per dt setup and step times."""
     problem = build_problem(case_for(args, solver), geometry)
+    if args.no_predict:
+        problem.predict = False
     out = {"label": f"batteryfx {problem.solver}", "dt": {}}
     for dt in args.dts:
         problem.T.x.array[:] = 298.0
+        problem.reset_predictor()
         it0 = problem.iterations
         comm.Barrier()
         t0 = time.perf_counter()
@@ -179,6 +182,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--solver", default="auto", help="(c): physics.solver")
     p.add_argument("--methods", default="abc")
+    p.add_argument("--no-predict", action="store_true",
+                   help="(c): initial guess T^n instead of the extrapolation in time")
     p.add_argument("--gamg-max-it", type=int, default=3000)
     p.add_argument("--a-dts", type=float, nargs="+", default=None,
                    help="(a) only at these of --dts (default: all; (a) is slow)")
