@@ -417,6 +417,7 @@ class HeatProblem:
         for bc in self.bcs:
             bc.set(g.x.array)
         self._g = g.x.petsc_vec.copy()
+        self._mg_kg: tuple[PETSc.Vec, PETSc.Vec] | None = None  # (M g, K g), see _lifting
         owned = V.dofmap.index_map.size_local * V.dofmap.index_map_bs
         self._bc_rows = np.unique(np.concatenate(
             [bc.dof_indices()[0] for bc in self.bcs] or [np.zeros(0, np.int32)]))
@@ -697,11 +698,10 @@ class HeatProblem:
         b.axpy(1.0, f)
         load = f.sum()
         f_d = f.dot(self._one_d) if has_d else 0.0
-        if has_d:
-            self.M.mult(self._g, w)
-            b.axpy(-1.0 / tau, w)
-            self.K.mult(self._g, w)
-            b.axpy(-th, w)
+        if has_d:  # lifting of the fixed temperatures: M g and K g, computed once
+            mg, kg = self._lifting()
+            b.axpy(-1.0 / tau, mg)
+            b.axpy(-th, kg)
             b.array[self._bc_rows] = self._g_owned
         self.ksp.solve(b, x)
         ksp = self.ksp
@@ -720,6 +720,15 @@ class HeatProblem:
             n["kd"] * (th * xc_inf + s * zc_inf) + n["k1"] * (th * x_inf + s * z_inf)))
         roundoff += np.finfo(float).eps * (n["M"] * x_inf + tau * th * n["K"] * x_inf)
         return np.array([tau * (load - convection), fixed, roundoff])
+
+    def _lifting(self) -> tuple[PETSc.Vec, PETSc.Vec]:
+        """(M g, K g) of the fixed temperatures g (constant: computed at the first call)."""
+        if self._mg_kg is None:
+            mg, kg = self._new_vector(), self._new_vector()
+            self.M.mult(self._g, mg)
+            self.K.mult(self._g, kg)
+            self._mg_kg = (mg, kg)
+        return self._mg_kg
 
     def _theta_step(self, dt: float, th: float) -> np.ndarray:
         """(M/dt + theta K) T^{n+1} = M T^n/dt - (1 - theta) K T^n + F_step, F_step the mean of
@@ -889,8 +898,7 @@ class HeatProblem:
                 self._radiation(self._rad_vecs[1], (1.0, x))
                 b.axpy(1.0, self._rad_vecs[1])
             if len(self.bcs):
-                self.K.mult(self._g, w)
-                b.axpy(-1.0, w)
+                b.axpy(-1.0, self._lifting()[1])
                 b.array[self._bc_rows] = self._g_owned
             self.ksp.solve(b, x)
             self._check(x, self.t, None)
@@ -1048,6 +1056,8 @@ class HeatProblem:
             obj.destroy()
         if self._fallback is not None:
             self._fallback.destroy()
+        for vec in self._mg_kg or ():
+            vec.destroy()
         _unset_defaults(self._options_set)  # the user's own options stay
         self._options_set = []
 
