@@ -329,10 +329,10 @@ def reduce_by_symmetry(spec: PouchSpec) -> PouchSpec:
     ``spec.symmetry`` (footprints, tabs and regions clipped there; tabs wholly on the other
     side dropped, their mirror images stay), with ``mirror`` = those planes. The faces on the
     planes are the ``symmetry`` facets: zero normal heat flux, the exact condition of a
-    symmetric temperature field. A spec without planes is returned as is."""
+    symmetric temperature field. A spec without planes is returned as is. The spec must have
+    passed :func:`check` (which checks the mirror symmetry; :func:`plan` does)."""
     if not spec.symmetry:
         return spec
-    check(spec)
 
     def clip(r: Rect) -> Rect | None:
         for axis, p in spec.symmetry:

@@ -605,13 +605,13 @@ class ElectrolyteProblem:
 
     # ------------------------------------------------------------------ helpers
     def _assemble(self, expr) -> float:
-        return self.mesh.comm.allreduce(fem.assemble_scalar(fem.form(expr)), op=MPI.SUM)
+        return self._scalar_form(fem.form(expr))
 
     def _scalar(self, key: str, expr) -> float:
         """A kept compiled scalar form, assembled (collective)."""
         if key not in self._forms:
             self._forms[key] = fem.form(expr)
-        return self.mesh.comm.allreduce(fem.assemble_scalar(self._forms[key]), op=MPI.SUM)
+        return self._scalar_form(self._forms[key])
 
     def _area(self, tags: tuple[int, ...], what: str) -> float:
         if self.facet_tags is None:
@@ -966,6 +966,7 @@ class ElectrolyteProblem:
         self.bordered_iterations += its
 
     def _scalar_form(self, form) -> float:
+        """A compiled scalar form, assembled and summed over the ranks (collective)."""
         return self.mesh.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
 
     # ------------------------------------------------------------------ protocol

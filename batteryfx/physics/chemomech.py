@@ -578,6 +578,11 @@ def build_problem(case, geometry) -> ParticleProblem:
                         for t in m.tags})
     for tag in cell_tags:
         by_tag[tag] = mats[region_tags.get(tag, ph.material)]
+    try:  # the OCV of voltage protocols and surface_voltage probes (None: the case has none)
+        sto, u, ocv_source = ocv_points(case)
+        ocv = cm.Table(tuple(sto), tuple(u))
+    except (KeyError, ValueError):
+        ocv = ocv_source = None
     conditions = []
     for bc in case.boundary_conditions:
         if bc.type == "li_flux":
@@ -587,10 +592,9 @@ def build_problem(case, geometry) -> ParticleProblem:
                                              delta_c=bc.delta, start=bc.start, end=bc.end))
         elif bc.type == "surface_concentration":
             conditions.append(cm.SurfaceConcentration(bc.marker, bc.value))
-        elif bc.type == "voltage_protocol":
-            sto, u, _ = ocv_points(case)
+        elif bc.type == "voltage_protocol":  # (check() made sure the OCV exists)
             conditions.append(cm.VoltageProtocol(bc.marker, tuple(
-                _segment(cm, seg) for seg in bc.segments), cm.Table(tuple(sto), tuple(u))))
+                _segment(cm, seg) for seg in bc.segments), ocv))
         elif bc.type == "fixed_displacement":
             conditions.append(cm.FixedDisplacement(
                 bc.marker, None if bc.component is None else AXES[bc.component], bc.value))
@@ -610,11 +614,7 @@ def build_problem(case, geometry) -> ParticleProblem:
     inner.solve_mechanics()
     inner.update_derived()
     out = ParticleProblem(inner, geometry)
-    try:  # the OCV of the surface_voltage probes (None: the case has none)
-        sto, u, source = ocv_points(case)
-        out.ocv, out.ocv_source = cm.Table(tuple(sto), tuple(u)), source
-    except (KeyError, ValueError):
-        out.ocv, out.ocv_source = None, None
+    out.ocv, out.ocv_source = ocv, ocv_source
     for what, table in (("ocv", ph.ocv), ("lattice", ph.lattice)):
         if table is not None:
             LOGGER.warning(f"physics.{what}: the case's own table is used (source: "
