@@ -654,16 +654,12 @@ class ChemoMechProblem:
         for cond in self.conditions:
             if isinstance(cond, SurfaceFlux):
                 tags = _resolve(cond.marker, markers)
-                area = comm.allreduce(fem.assemble_scalar(fem.form(one * self.ds(tags))),
-                                      op=MPI.SUM)
-                if not area > 0:
-                    raise ValueError(f"SurfaceFlux: marker {cond.marker!r} has no area")
+                area = self._marker_area(one, tags, "SurfaceFlux", cond.marker)
                 if cond.flux is not None:
                     j = float(cond.flux)
                 else:
-                    dc = params.c_max if cond.delta_c is None else cond.delta_c
-                    j = np.sign(cond.c_rate) * dc * self.volume * abs(cond.c_rate) / (
-                        3600.0 * area)
+                    j = np.sign(cond.c_rate) * self._reference_current(cond, cond.c_rate) \
+                        / area
                 self._fluxes.append((cond, j, tags))
             elif isinstance(cond, SurfaceConcentration):
                 dofs = self._facet_dofs(V, cond.marker)
@@ -1008,13 +1004,10 @@ class ChemoMechProblem:
     def _init_protocol(self, one) -> None:
         """The protocol's marker: its area, load vector int v dA, the surface-mean form and the
         cv hold (a Dirichlet condition on the marker, active only in cv segments)."""
-        comm, V, P = self.mesh.comm, self.V, self.protocol
+        V, P = self.V, self.protocol
         tags = _resolve(P.marker, self.markers)
         self._proto_tags = tags
-        self._proto_area = comm.allreduce(fem.assemble_scalar(fem.form(one * self.ds(tags))),
-                                          op=MPI.SUM)
-        if not self._proto_area > 0:
-            raise ValueError(f"VoltageProtocol: marker {P.marker!r} has no area")
+        self._proto_area = self._marker_area(one, tags, "VoltageProtocol", P.marker)
         v = ufl.TestFunction(V)
         self._proto_vec = fem_petsc.assemble_vector(fem.form(v * self.ds(tags)))
         self._proto_vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
@@ -1064,8 +1057,17 @@ class ChemoMechProblem:
         ``current_end_A`` (F times the current at its end)."""
         return [dict(e) for e in self._ps["events"]] if self.protocol is not None else []
 
-    def _reference_current(self, seg: ProtocolSegment, c_rate: float) -> float:
-        """|mol/s| of a C-rate: delta_c V / t_full."""
+    def _marker_area(self, one, tags, what: str, marker) -> float:
+        """Area (m^2) of facet tags (collective); ValueError naming ``what`` if it is 0."""
+        area = self.mesh.comm.allreduce(
+            fem.assemble_scalar(fem.form(one * self.ds(tags))), op=MPI.SUM)
+        if not area > 0:
+            raise ValueError(f"{what}: marker {marker!r} has no area")
+        return area
+
+    def _reference_current(self, seg, c_rate: float) -> float:
+        """|mol/s| of a C-rate: delta_c V / t_full, t_full = 3600 s / |C-rate| (``seg``: a
+        :class:`ProtocolSegment` or :class:`SurfaceFlux`, for its ``delta_c``)."""
         dc = self.params.c_max if seg.delta_c is None else seg.delta_c
         return abs(c_rate) * dc * self.volume / 3600.0
 
