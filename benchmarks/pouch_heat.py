@@ -92,6 +92,8 @@ def run_batteryfx(args, solver: str, geometry, comm) -> dict:
     problem = build_problem(case_for(args, solver), geometry)
     if args.no_predict:
         problem.predict = False
+    if args.project is not None:
+        problem.set_projection(args.project)
     out = {"label": f"batteryfx {problem.solver}", "dt": {}}
     for dt in args.dts:
         problem.T.x.array[:] = 298.0
@@ -182,6 +184,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--solver", default="auto", help="(c): physics.solver")
     p.add_argument("--methods", default="abc")
+    p.add_argument("--project", type=int, default=None,
+                   help="(c): how many earlier corrections the initial guesses are projected "
+                   "on (default: the heat solver's, 16; 0: off)")
     p.add_argument("--no-predict", action="store_true",
                    help="(c): initial guess T^n instead of the extrapolation in time")
     p.add_argument("--gamg-max-it", type=int, default=3000)
