@@ -185,6 +185,21 @@ AUTO_ITERATIVE_DOFS = 40_000
 _EXTRUDED_FILL = 0.6
 
 
+def _same_pattern(*mats: PETSc.Mat) -> bool:
+    """Whether the (MPI)AIJ matrices have identical row layouts and nonzero patterns, on every
+    rank (collective): then MatAXPY may combine them with SAME_NONZERO_PATTERN."""
+    comm = mats[0].getComm().tompi4py()
+    ok = all(m.getType() == mats[0].getType() and m.getOwnershipRange()
+             == mats[0].getOwnershipRange() for m in mats)
+    if ok:
+        ref = mats[0].getValuesCSR()[:2]  # local rows, global columns
+        for m in mats[1:]:
+            other = m.getValuesCSR()[:2]
+            ok = ok and all(a.shape == b.shape and np.array_equal(a, b)
+                            for a, b in zip(ref, other, strict=True))
+    return bool(comm.allreduce(ok, op=MPI.LAND))
+
+
 def choose_solver(V) -> str:
     """The solver ``"auto"`` picks for the scalar space V: ``"direct"`` (MUMPS) below
     :data:`AUTO_ITERATIVE_DOFS` dofs or on a mesh that is not extruded, ``"cg_column_mg"``
@@ -468,6 +483,7 @@ class HeatProblem:
             [bc.dof_indices()[0] for bc in self.bcs] or [np.zeros(0, np.int32)]))
         self._bc_rows = self._bc_rows[self._bc_rows < owned].astype(PETSc.IntType)
         self._g_owned = self._g.array_r[self._bc_rows].copy()
+        self._has_bc_rows = mesh.comm.allreduce(len(self._bc_rows), op=MPI.SUM) > 0
         # Energy bookkeeping: m1 = 1^T M, k1 = 1^T K = int h v ds (convection only: conduction
         # conserves heat exactly, so its round-off is not counted), and M, K restricted to the
         # constrained rows (whose residual is the Dirichlet reaction). K terms are evaluated on
@@ -494,7 +510,16 @@ class HeatProblem:
         self._shifted = self._new_vector()
         ones.destroy()
 
-        self.A = fem_petsc.create_matrix(self._a_form)
+        # A = M/dt + theta K by two MatAXPYs on a common sparsity pattern (M and K come from
+        # forms on the same space: the cell pattern, which the facet terms do not widen; A is
+        # a copy of K's structure) and the Dirichlet rows and columns cleared with diagonal 1,
+        # as assemble_matrix with bcs does: 0.44 s -> ~0.01 s per change of dt at 84 k dofs
+        # (a form assembly each time before; the adaptive hot-spot run changes dt 35 times)
+        self._same_pattern = _same_pattern(self.M, self.K)
+        self.A = (self.K.duplicate(copy=False) if self._same_pattern
+                  else fem_petsc.create_matrix(self._a_form))
+        lo = self.A.getOwnershipRange()[0]
+        self._bc_rows_global = (self._bc_rows + lo).astype(PETSc.IntType)
         self._b = self._new_vector()
         self._work = self._new_vector()
         self._un = self._new_vector()  # T^n (TR-BDF2: the step's start, kept for a redo)
@@ -601,9 +626,17 @@ class HeatProblem:
             return
         self._dt.value = dt
         self._theta.value = theta
-        self.A.zeroEntries()
-        fem_petsc.assemble_matrix(self.A, self._a_form, bcs=self.bcs)
-        self.A.assemble()
+        if self._same_pattern:
+            same = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
+            self.A.zeroEntries()
+            self.A.axpy(1.0 / dt, self.M, same)
+            self.A.axpy(theta, self.K, same)
+            if self._has_bc_rows:
+                self.A.zeroRowsColumns(self._bc_rows_global, diag=1.0)
+        else:
+            self.A.zeroEntries()
+            fem_petsc.assemble_matrix(self.A, self._a_form, bcs=self.bcs)
+            self.A.assemble()
         self.ksp.setOperators(self.A)
         self._assembled = (dt, theta)
         if self._projection is not None:
