@@ -127,13 +127,36 @@ MECH_PREFIX = "mech_"
 GAS_CONSTANT = 6.02214076e23 * 1.380649e-23
 #: time schemes of the diffusion
 SCHEMES = ("bdf2", "theta")
+#: ``chem_solver`` / ``mech_solver`` = "auto": MUMPS below these global dof counts (the
+#: factorisation is reused over the run), the iterative kind above (CHEM: CG + block-Jacobi
+#: ICC(0) on the mass-dominated diffusion matrix, GMRES + ILU(0) when D depends on the state
+#: (the Newton Jacobian is not symmetric); MECH: CG + GAMG with the rigid-body
+#: near-null space), where the factorisation's time and memory grow faster than the
+#: iterations cost (benchmarks/particle.py)
+CHEM_AUTO_ITERATIVE_DOFS = 400_000
+MECH_AUTO_ITERATIVE_DOFS = 250_000
+
+
+def _auto_solver(kind: str, space, threshold: int, iterative: str) -> str:
+    """``kind``, or for "auto" "direct" below ``threshold`` global dofs of ``space`` and
+    ``iterative`` from there (the same on every rank)."""
+    if kind != "auto":
+        return kind
+    imap = space.dofmap.index_map
+    return "direct" if imap.size_global * space.dofmap.index_map_bs < threshold else iterative
 
 #: PETSc option sets (without prefix)
 CHEM_SOLVERS = {
     "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"},
+    # (zero-pivot test off: PETSc's is absolute, 2.2e-14, and a diffusion matrix of a
+    # micrometre particle in SI units has entries ~1e-20)
     "cg_icc": {"ksp_type": "cg", "pc_type": "bjacobi", "sub_pc_type": "icc",
-               "ksp_rtol": 1e-12, "ksp_atol": 0.0},
+               "sub_pc_factor_zeropivot": 0.0, "ksp_rtol": 1e-12, "ksp_atol": 0.0},
     "cg_gamg": {"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-12, "ksp_atol": 0.0},
+    # c-dependent D or stress-assisted diffusion: the Newton Jacobian is not symmetric
+    "gmres_ilu": {"ksp_type": "gmres", "pc_type": "bjacobi", "sub_pc_type": "ilu",
+                  "sub_pc_factor_zeropivot": 0.0, "ksp_rtol": 1e-12, "ksp_atol": 0.0,
+                  "ksp_max_it": 2000},
 }
 MECH_SOLVERS = {
     "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
@@ -449,8 +472,8 @@ class ChemoMechParams:
     degree_c: int = 1
     degree_u: int = 1
     mass_lumping: bool = False
-    chem_solver: str = "direct"
-    mech_solver: str = "direct"
+    chem_solver: str = "auto"
+    mech_solver: str = "auto"
     #: "auto" (null space when no displacement is fixed), "nullspace" or "none"
     rigid_modes: str = "auto"
     #: a concentration below -tol c_max or above (1 + tol) c_max raises PhysicsViolation
@@ -461,11 +484,11 @@ class ChemoMechParams:
     def __post_init__(self):
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme = {self.scheme!r}: allowed {', '.join(SCHEMES)}")
-        if self.chem_solver not in CHEM_SOLVERS:
-            raise ValueError(f"chem_solver = {self.chem_solver!r}: allowed "
+        if self.chem_solver not in (*CHEM_SOLVERS, "auto"):
+            raise ValueError(f"chem_solver = {self.chem_solver!r}: allowed auto, "
                              f"{', '.join(CHEM_SOLVERS)}")
-        if self.mech_solver not in MECH_SOLVERS:
-            raise ValueError(f"mech_solver = {self.mech_solver!r}: allowed "
+        if self.mech_solver not in (*MECH_SOLVERS, "auto"):
+            raise ValueError(f"mech_solver = {self.mech_solver!r}: allowed auto, "
                              f"{', '.join(MECH_SOLVERS)}")
         if self.rigid_modes not in ("auto", "nullspace", "none"):
             raise ValueError(f"rigid_modes = {self.rigid_modes!r}: allowed auto, nullspace, "
@@ -682,10 +705,15 @@ class ChemoMechProblem:
         if params.stress_assisted and any(not isinstance(m.expansion, IsotropicExpansion)
                                           for m, _ in self._groups if m.expansion):
             raise ValueError("stress_assisted: isotropic expansion (Omega) only")
+        #: the diffusion / elasticity solver kinds in use ("auto" resolved by size)
+        self.chem_solver = _auto_solver(params.chem_solver, V, CHEM_AUTO_ITERATIVE_DOFS,
+                                        "cg_icc" if self.linear else "gmres_ilu")
         self._build_diffusion()
 
         # ---- mechanics
         self.W = W = fem.functionspace(mesh, ("Lagrange", params.degree_u, (3,)))
+        self.mech_solver = _auto_solver(params.mech_solver, W, MECH_AUTO_ITERATIVE_DOFS,
+                                        "cg_gamg")
         self.u = fem.Function(W, name="displacement")
         for cond in self.conditions:
             if isinstance(cond, FixedDisplacement):
@@ -756,7 +784,7 @@ class ChemoMechProblem:
         self._dxm = dxm
         self._alpha = fem.Constant(mesh, PETSc.ScalarType(1.0))  # a0 / dt or 1 / dt
         self._beta = fem.Constant(mesh, PETSc.ScalarType(1.0))  # 1 (BDF2) or theta
-        chem_defaults = dict(CHEM_SOLVERS[p.chem_solver])
+        chem_defaults = dict(CHEM_SOLVERS[self.chem_solver])
         # flux load vectors: int v ds(marker) (J applied as amplitude)
         self._flux_vecs = []
         for _, _, tags in self._fluxes:
@@ -882,7 +910,8 @@ class ChemoMechProblem:
             self.Au.setNullSpace(self.nullspace)
         self.Au.setOption(PETSc.Mat.Option.SPD, True)
         self.ksp_u, self.mech_user_options = new_ksp(
-            mesh.comm, MECH_PREFIX, dict(MECH_SOLVERS[p.mech_solver]), self._options, self.Au)
+            mesh.comm, MECH_PREFIX, dict(MECH_SOLVERS[self.mech_solver]), self._options,
+            self.Au)
         self._bu = fem_petsc.create_vector(W)
 
     # ------------------------------------------------------------------ properties
@@ -1613,6 +1642,7 @@ class ChemoMechProblem:
         """Counters, choices and :meth:`quantities` (JSON-serialisable)."""
         return {"dofs": self.num_dofs, "time_steps": self.steps, "scheme": self.params.scheme,
                 "linear_diffusion": self.linear, "rigid_modes": self.rigid_modes,
+                "chem_solver": self.chem_solver, "mech_solver": self.mech_solver,
                 "chem_iterations": self.chem_iterations,
                 "mech_iterations": self.mech_iterations,
                 "newton_iterations": self.newton_iterations,

@@ -124,8 +124,8 @@ class ChemoMechSection(Section):
     displacement_degree: Literal[1, 2] = 2
     mass_lumping: bool = False
     stress_assisted: bool = False
-    chem_solver: Literal["direct", "cg_icc", "cg_gamg"] = "direct"
-    mech_solver: Literal["direct", "cg_gamg"] = "direct"
+    chem_solver: Literal["auto", "direct", "cg_icc", "cg_gamg", "gmres_ilu"] = "auto"
+    mech_solver: Literal["auto", "direct", "cg_gamg"] = "auto"
     tensile_strength: Annotated[Pressure, Field(gt=0)] | None = None
     grain_boundary_strength: Annotated[Pressure, Field(gt=0)] | None = None
     ocv: OcvTable | None = None

@@ -627,3 +627,44 @@ def test_ranks_agree(case):
     assert par.keys() == ser.keys()
     for key, value in ser.items():
         assert par[key] == pytest.approx(value, rel=1e-8, abs=1e-8 * abs(value) + 1e-300), key
+
+
+@pytest.mark.mpi
+def test_auto_solvers_switch_to_iterative_with_the_same_answer(monkeypatch):
+    """``chem_solver`` / ``mech_solver`` = "auto" (the default): MUMPS below the size
+    thresholds, CG + ICC(0) (constant D) or GMRES + ILU(0) (D(c): the Newton Jacobian is not
+    symmetric) and CG + GAMG above; with the thresholds lowered to 1 dof the same free
+    sphere gives the same concentration and stresses as the direct solvers (to the
+    iterative tolerances), serially and on 2 ranks."""
+    import batteryfx.solvers.chemomech as cm
+
+    data = sphere(3)
+    conds = [SurfaceFlux(SURFACE, flux=J0)]
+    table = Material(IsotropicElasticity(E, NU), IsotropicExpansion(OMEGA),
+                     Table((0.0, 0.3, 1.0), (D, 3 * D, 0.5 * D)))
+    for mat, chem_kind in ((ZHANG, "cg_icc"), (table, "gmres_ilu")):
+        out = {}
+        for threshold in (10**9, 1):
+            monkeypatch.setattr(cm, "CHEM_AUTO_ITERATIVE_DOFS", threshold)
+            monkeypatch.setattr(cm, "MECH_AUTO_ITERATIVE_DOFS", threshold)
+            prob = ChemoMechProblem(data.mesh, data.cell_tags, data.facet_tags,
+                                    ChemoMechParams(mat, c_max=CMAX, bounds_tolerance=0.1),
+                                    conds)
+            try:
+                kinds = (prob.chem_solver, prob.mech_solver)
+                assert kinds == (("direct", "direct") if threshold > 1
+                                 else (chem_kind, "cg_gamg")), kinds
+                assert prob.summary()["mech_solver"] == kinds[1]
+                for _ in range(4):
+                    prob.step(0.01 * T_R)
+                out[threshold] = (prob.c.x.array.copy(),
+                                  prob.fields["von_mises"][0].x.array.copy())
+            finally:
+                prob.destroy()
+        (c_d, vm_d), (c_i, vm_i) = out[10**9], out[1]
+        comm = data.mesh.comm
+        dc = comm.allreduce(np.abs(c_d - c_i).max(), op=MPI.MAX)
+        cs = comm.allreduce(np.abs(c_d).max(), op=MPI.MAX)
+        dv = comm.allreduce(np.abs(vm_d - vm_i).max(), op=MPI.MAX)
+        vs = comm.allreduce(np.abs(vm_d).max(), op=MPI.MAX)
+        assert dc < 1e-9 * cs and dv < 1e-6 * vs, (dc / cs, dv / vs)
