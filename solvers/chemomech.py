@@ -52,10 +52,14 @@ Linear solvers (stable options prefixes; ``-chem_...`` / ``-mech_...`` options s
 user in the PETSc options database before the problem is created win over batteryfx's
 defaults, which are removed again by :meth:`ChemoMechProblem.destroy`):
 
-* ``chem_`` (:data:`CHEM_PREFIX`): diffusion KSP (or SNES + its KSP); default MUMPS LU,
-  factorised once per dt.
+* ``chem_`` (:data:`CHEM_PREFIX`): diffusion KSP (or SNES + its KSP); ``"auto"`` (default):
+  MUMPS LU factorised once per dt below :data:`CHEM_AUTO_ITERATIVE_DOFS`, else CG +
+  block-Jacobi ICC(0) (GMRES + ILU(0) for a state-dependent D).
 * ``mech_`` (:data:`MECH_PREFIX`): elasticity KSP. The matrix does not depend on c: it is
-  assembled and its preconditioner / factorisation set up once. Default ``"direct"``: MUMPS
+  assembled and its preconditioner / factorisation set up once. ``"auto"`` (default):
+  ``"direct"`` below :data:`MECH_AUTO_ITERATIVE_DOFS` displacement dofs, ``"cg_gamg"`` above
+  (benchmarks/particle.py, 174 k displacement dofs, 30 steps: the same time, direct 2.6x
+  faster per step but 37 s more set-up and 4.3x the memory). ``"direct"``: MUMPS
   LU with null-pivot detection (ICNTL(24) = 1) for the singular free-particle matrix, then
   the projection above. ``"cg_gamg"``: CG + GAMG (Chebyshev/Jacobi smoothing, the rigid-body
   near-null space, SVD coarse solve, which tolerates the singular coarse operator of a free
@@ -63,8 +67,9 @@ defaults, which are removed again by :meth:`ChemoMechProblem.destroy`):
   set-up): GAMG iterations do not grow with the mesh (P1: 13 / 17 / 17 / 18 iterations at
   624 / 1.9k / 6.9k / 19.6k dofs; P2: 34 / 36 / 35 / 35 at 3.8k / 12.9k / 49k / 147k dofs),
   but a solve with the reused MUMPS factors is 3-7x faster (P2, 147k dofs: 1.2 s vs 8.3 s;
-  the factorisation ~100 s once, GAMG set-up ~15 s), so direct is the default for the
-  particle meshes this module is for, GAMG for meshes too large to factorise.
+  the factorisation ~100 s once, GAMG set-up ~15 s), so "auto" keeps direct for the
+  particle meshes this module is mostly for and takes GAMG where the factorisation's time
+  and memory (growing faster than the iterations' cost) would dominate.
 
 Stress evaluation: with P1 displacement eps(u) is constant per cell and the weak form sees only
 the cell mean of eps*, so sigma uses eps* of the cell-mean concentration (consistent; the
