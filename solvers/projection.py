@@ -51,7 +51,7 @@ class SolutionProjection:
         """Forget the basis (the operator changed)."""
         self._free.extend(self._X)
         self._free.extend(self._AX)
-        self._X, self._AX = [], []
+        self._X, self._AX, self._last = [], [], []
 
     def guess(self, A: PETSc.Mat, b: PETSc.Vec, x: PETSc.Vec) -> None:
         """x <- x + X X^T (b - A x); keeps the result as x_0 for :meth:`add`."""
