@@ -343,7 +343,9 @@ class CellSection(_Section):
         None, 3600.0 * 1e-3 * 1e4 * 100, "C/m^2", "100 mAh/cm^2 is far above any electrode")]
     nominal_voltage: Annotated[Voltage, Field(gt=0), _bounded(
         None, 10.0, "V", "a single lithium cell is below about 5 V")]
-    electrolyte_per_capacity: Annotated[MassPerCharge, Field(ge=0)] = 1.5e-3 / 3600.0
+    electrolyte_per_capacity: Annotated[MassPerCharge, Field(ge=0), _bounded(
+        None, 0.1 / 3600.0, "kg/C", "100 g/Ah is far above any cell's electrolyte, about "
+        "1-3 g/Ah")] = 1.5e-3 / 3600.0
 
 
 # --------------------------------------------------------------------------- time, probes, out

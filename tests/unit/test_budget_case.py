@@ -42,3 +42,15 @@ def test_budget_command(capfd):
     out = capfd.readouterr().out
     assert "Wh/kg" in out and "0.3853 Ah" in out
     assert main(["budget", "coupon_pi_ag_vs_cu"]) == 2
+
+
+def test_electrolyte_per_capacity_is_bounded(capfd):
+    """From a fuzzed case: electrolyte_per_capacity = 1.7e308 kg/C overflowed the electrolyte
+    mass to inf and the budget raised an internal error; the schema bounds it (100 g/Ah) and
+    the CLI answers with one line naming the key."""
+    assert main(["budget", "pouch_hotspot_piag_vs_cu",
+                 "--set", "cell.electrolyte_per_capacity=1.7e308"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cell.electrolyte_per_capacity" in err[0] and "100 g/Ah" in err[0]
+    assert main(["budget", "pouch_hotspot_piag_vs_cu",
+                 "--set", "cell.electrolyte_per_capacity='50 g/(A*h)'"]) == 0
