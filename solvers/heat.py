@@ -729,9 +729,12 @@ class HeatProblem:
                             if self.solver != "direct" and size > 0 else None)
 
     def reset_predictor(self) -> None:
-        """Forget the last step's rate dT/dt (call after setting T from outside): the next
-        step's initial guess is T itself."""
+        """Forget the history the initial guesses come from (call after setting T from
+        outside): the last step's rate dT/dt (the next step's guess is T itself) and the
+        corrections the guesses are projected on."""
         self._have_rate = False
+        if self._projection is not None:
+            self._projection.reset()
 
     def probe_integrands(self) -> dict:
         """UFL integrands of the heat probes: ``heat`` = rho c_p (T - T0) (J/m^3; integrated:
