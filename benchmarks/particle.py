@@ -56,13 +56,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import resource
 import time
 
 from mpi4py import MPI
 from petsc4py import PETSc
 
 import numpy as np
+from peak_memory import peak_mb, reset_peak
 
 import batteryfx  # noqa: F401  (imports dolfinx_solver before dolfinx when installed)
 from batteryfx.case import load_case
@@ -74,28 +74,6 @@ CASE = "ncm523_overlithiation"
 
 
 # ----------------------------------------------------------------------------- measuring
-def _reset_peak() -> bool:
-    """Reset this process's peak RSS (VmHWM) so that the next variant's peak is its own."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_mb(comm) -> float:
-    """Peak resident memory since the last reset (VmHWM), summed over the ranks (MB); the
-    process's lifetime peak (ru_maxrss) where /proc is not available."""
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    try:
-        with open("/proc/self/status") as f:
-            kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
-    except (OSError, StopIteration):
-        pass
-    return comm.allreduce(kb / 1024.0)
-
-
 class Clock:
     """Wall (max over ranks) and CPU (process CPU time incl. threads, sum over ranks) of a
     block of collective work."""
@@ -245,7 +223,7 @@ def stress_peaks(geometry, R, mat, c_max, c, u) -> dict:
 def run_batteryfx(args, geometry, mech_solver: str | None, comm) -> dict:
     """batteryfx's path: build_problem on the case (``mech_solver`` None: the case's
     default), then ChemoMechProblem.step(dt)."""
-    _reset_peak()
+    reset_peak()
     with Clock(comm) as setup:
         problem = build_problem(case_for(args, mech_solver), geometry)
     inner = problem.inner
@@ -293,7 +271,7 @@ def run_monolithic(args, geometry, comm) -> dict:
 
     from batteryfx.physics.chemomech import materials
 
-    _reset_peak()
+    reset_peak()
     case = case_for(args)
     with Clock(comm) as setup:
         built = materials(case)

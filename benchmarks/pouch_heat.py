@@ -38,24 +38,19 @@ ratio an underestimate).
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
 from mpi4py import MPI
 from petsc4py import PETSc
 
 import numpy as np
+from peak_memory import peak_mb
 
 import batteryfx  # noqa: F401  (imports dolfinx_solver before dolfinx when installed)
 from batteryfx.case import load_case
 from batteryfx.cli import bundled_cases
 from batteryfx.geometry_args import build_case_geometry
 from batteryfx.run import build_problem
-
-
-def peak_mb(comm) -> float:
-    """Peak resident memory so far, summed over the ranks (MB)."""
-    return comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def case_for(args, solver: str):
