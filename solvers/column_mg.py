@@ -982,7 +982,10 @@ class ColumnMG:
                 nx = int(cc["gx"].max(initial=0)) + 1
                 ny = int(cc["gy"].max(initial=0)) + 1
                 rc = fine.row_col
-                key = (fine.row_z * ny + cc["gy"][rc]) * nx + cc["gx"][rc]
+                if opt["icc_ordering"] == "levels_y":  # (z, x, y) as _to_levels orders
+                    key = (fine.row_z * nx + cc["gx"][rc]) * ny + cc["gy"][rc]
+                else:  # (z, y, x)
+                    key = (fine.row_z * ny + cc["gy"][rc]) * nx + cc["gx"][rc]
                 fine.order_key = np.concatenate(self.comm.allgather(key.astype(np.int64)))
             fine.setup_icc()
         times = {"fine_s": time.perf_counter() - t0}
