@@ -597,7 +597,8 @@ class _Level:
         self._lb = self._lx = None
         self.icc_ordering = "natural"
         self.icc_overlap = 0
-        self.order_key = None  # global ICC order of every row (overlapping smoother)
+        self.level_key = None  # position of each owned row in the global level order
+        self.order_key = None  # level_key of every row (the overlapping ICC smoother)
         self.collapse_anchored = False
 
     def setup_products(self, sbaij: bool) -> None:
@@ -761,14 +762,12 @@ class _Level:
                 pc.setType(PETSc.PC.Type.ASM)
                 pc.setASMType(PETSc.PC.ASMType.RESTRICT)
                 lo, hi = self.A.getOwnershipRange()
-                own = PETSc.IS().createStride(hi - lo, lo, 1, comm=PETSc.COMM_SELF)
-                ov = own.duplicate()
+                ov = PETSc.IS().createStride(hi - lo, lo, 1, comm=PETSc.COMM_SELF)
                 self.A.increaseOverlap(ov, self.icc_overlap)
                 idx = ov.getIndices()
                 if self.order_key is not None:
                     idx = idx[np.argsort(self.order_key[idx], kind="stable")]
                 ov.destroy()
-                own.destroy()
                 ov = PETSc.IS().createGeneral(idx.astype(PETSc.IntType), comm=PETSc.COMM_SELF)
                 pc.setASMLocalSubdomains(1, [ov])
                 pc.setASMSortIndices(False)
@@ -976,17 +975,9 @@ class ColumnMG:
         if self.smoother == "icc":
             fine.icc_ordering = "natural" if self._move is not None else opt["icc_ordering"]
             fine.icc_overlap = int(opt["icc_overlap"])
-            if fine.icc_overlap and self.comm.size > 1 and fine.order_key is None \
-                    and self._move is not None:
-                cc = self.columns
-                nx = int(cc["gx"].max(initial=0)) + 1
-                ny = int(cc["gy"].max(initial=0)) + 1
-                rc = fine.row_col
-                if opt["icc_ordering"] == "levels_y":  # (z, x, y) as _to_levels orders
-                    key = (fine.row_z * nx + cc["gx"][rc]) * ny + cc["gy"][rc]
-                else:  # (z, y, x)
-                    key = (fine.row_z * ny + cc["gy"][rc]) * nx + cc["gx"][rc]
-                fine.order_key = np.concatenate(self.comm.allgather(key.astype(np.int64)))
+            if (fine.icc_overlap and self.comm.size > 1 and fine.order_key is None
+                    and fine.level_key is not None):
+                fine.order_key = np.concatenate(self.comm.allgather(fine.level_key))
             fine.setup_icc()
         times = {"fine_s": time.perf_counter() - t0}
         t = time.perf_counter()
@@ -1136,10 +1127,17 @@ class ColumnMG:
         src = np.rint(where.array).astype(np.int64)
         where.destroy()
         gx, gy = c["gx"][grid.row_col], c["gy"][grid.row_col]
-        perm = np.lexsort((gx, gy, grid.row_z) if ordering == "levels"
-                          else (gy, gx, grid.row_z))
+        nx, ny = int(c["gx"].max(initial=0)) + 1, int(c["gy"].max(initial=0)) + 1
+        # the position of each (column, level) in the global level order, the same on every
+        # rank (unique: a column, even one split at fixed dofs, has each level once)
+        if ordering == "levels":
+            key = (grid.row_z * ny + gy) * nx + gx
+        else:
+            key = (grid.row_z * nx + gx) * ny + gy
+        perm = np.argsort(key, kind="stable")
         is_ = PETSc.IS().createGeneral(src[perm].astype(PETSc.IntType), comm=comm)
         fine = _Level(comm, grid.row_col[perm], grid.row_z[perm])
+        fine.level_key = key[perm].astype(np.int64)
         fine.A = A.createSubMatrix(is_, is_)
         xa, target = A.createVecs()[0], fine.A.createVecs()[0]
         self._move = (is_, PETSc.Scatter().create(xa, is_, target, None), xa, target)
