@@ -598,7 +598,6 @@ class _Level:
         self.icc_ordering = "natural"
         self.icc_overlap = 0
         self.level_key = None  # position of each owned row in the global level order
-        self.order_key = None  # level_key of every row (the overlapping ICC smoother)
         self.collapse_anchored = False
 
     def setup_products(self, sbaij: bool) -> None:
@@ -754,7 +753,8 @@ class _Level:
         renumbered copy for ``icc_ordering`` = "levels") or in a PETSc ordering
         (``icc_ordering`` = "rcm", ...); with several ranks restricted additive Schwarz
         with ``icc_overlap`` layers of overlap, the overlapped rows in the order of
-        ``order_key`` (block Jacobi with ``icc_overlap`` = 0)."""
+        ``level_key`` (fetched from the rows' owners; block Jacobi with ``icc_overlap`` = 0).
+        Collective."""
         if self.smoother is None:
             self.smoother = pc = PETSc.PC().create(self.comm)
             pc.setOperators(self.A)
@@ -765,8 +765,8 @@ class _Level:
                 ov = PETSc.IS().createStride(hi - lo, lo, 1, comm=PETSc.COMM_SELF)
                 self.A.increaseOverlap(ov, self.icc_overlap)
                 idx = ov.getIndices()
-                if self.order_key is not None:
-                    idx = idx[np.argsort(self.order_key[idx], kind="stable")]
+                if self.level_key is not None:
+                    idx = idx[np.argsort(self._level_keys_of(idx), kind="stable")]
                 ov.destroy()
                 ov = PETSc.IS().createGeneral(idx.astype(PETSc.IntType), comm=PETSc.COMM_SELF)
                 pc.setASMLocalSubdomains(1, [ov])
@@ -785,6 +785,19 @@ class _Level:
             sub.setFactorOrdering(self.icc_ordering)
             sub.setFactorShift(shift_type=PETSc.Mat.FactorShiftType.POSITIVE_DEFINITE)
         self.smoother.setUp()
+
+    def _level_keys_of(self, rows: np.ndarray) -> np.ndarray:
+        """``level_key`` of the global rows ``rows`` (any rank's), from their owners by a
+        scatter (exact: keys < 2**53). Collective."""
+        keys, out = self.A.createVecs()[0], PETSc.Vec().createSeq(rows.size)
+        keys.array[:] = self.level_key
+        where = PETSc.IS().createGeneral(rows.astype(PETSc.IntType), comm=PETSc.COMM_SELF)
+        scatter = PETSc.Scatter().create(keys, where, out, None)
+        scatter.scatter(keys, out, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)
+        got = np.rint(out.array).astype(np.int64)
+        for obj in (scatter, where, out, keys):
+            obj.destroy()
+        return got
 
     def setup_lines(self) -> None:
         """L = the within-column part of A (symmetrized tridiagonal: rows are numbered
@@ -975,9 +988,6 @@ class ColumnMG:
         if self.smoother == "icc":
             fine.icc_ordering = "natural" if self._move is not None else opt["icc_ordering"]
             fine.icc_overlap = int(opt["icc_overlap"])
-            if (fine.icc_overlap and self.comm.size > 1 and fine.order_key is None
-                    and fine.level_key is not None):
-                fine.order_key = np.concatenate(self.comm.allgather(fine.level_key))
             fine.setup_icc()
         times = {"fine_s": time.perf_counter() - t0}
         t = time.perf_counter()
