@@ -125,6 +125,72 @@ def run_batteryfx(args, solver: str, geometry, comm) -> dict:
     return out
 
 
+def _wait_idle(comm) -> None:
+    """Wait for the other ranks without spinning (an MPI barrier polls and takes a core)."""
+    req = comm.Ibarrier()
+    while not req.Test():
+        time.sleep(0.002)
+
+
+def _timed_steps(problem, dt: float, steps: int, comm, start=None) -> tuple[float, float]:
+    """(wall time per step, iterations per step) of steps 2..``steps`` of the transient from
+    298 K at dt (the first step, which also sets the predictor's history up, is not timed);
+    wall time max over the ranks of ``comm``; the timed steps start together on the ranks of
+    ``start`` (default ``comm``)."""
+    problem.T.x.array[:] = 298.0
+    problem.reset_predictor()
+    problem.step(dt)
+    it0 = problem.iterations
+    (start or comm).Barrier()
+    t0 = time.perf_counter()
+    for _ in range(steps - 1):
+        problem.step(dt)
+    per = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX) / (steps - 1)
+    return per, (problem.iterations - it0) / (steps - 1)
+
+
+def run_scaling(args, comm, say) -> None:
+    """--scaling (under mpiexec -n 2 or more): (c) on one rank and on all ranks in one run,
+    so that both see the same machine. Rounds of, per dt: (1) the serial solve on rank 0
+    while the other ranks wait idle; (2) the serial solve on every rank at once, each its
+    own copy (independent jobs: what the machine's shared memory bandwidth and caches allow
+    at best); (3) the parallel solve on all ranks. The fastest of ``--repeat`` rounds of
+    each. Parallel efficiency = t(1) / (P t(3)); the ceiling t(1) / t(2) is the efficiency
+    of P jobs that need no communication at all (1 on a machine whose cores do not slow
+    each other down)."""
+    if comm.size < 2:
+        raise SystemExit("--scaling compares 1 rank with all: run it under mpiexec -n 2")
+    self_comm = MPI.COMM_SELF
+    parallel = build_problem(case_for(args, args.solver),
+                             build_case_geometry(case_for(args, "direct").geometry, comm))
+    serial = build_problem(case_for(args, args.solver),
+                           build_case_geometry(case_for(args, "direct").geometry, self_comm))
+    say(f"scaling: (c) = batteryfx {parallel.solver}, {parallel.num_dofs} dofs, "
+        f"{args.steps} steps per dt, fastest of {args.repeat} rounds")
+    say(f"{'dt s':>8s} {'1 rank s':>9s} {'its':>5s} {f'{comm.size} x 1 rank s':>14s} "
+        f"{f'{comm.size} ranks s':>11s} {'its':>5s} {'efficiency':>10s} {'ceiling':>8s}")
+    for dt in args.dts:
+        # set-up at this dt (operators, preconditioners), not timed
+        serial.step(dt)
+        parallel.step(dt)
+        solo = alone = par = np.inf
+        for _ in range(args.repeat):
+            if comm.rank == 0:
+                t, its_1 = _timed_steps(serial, dt, args.steps, self_comm)
+                solo = min(solo, t)
+            _wait_idle(comm)
+            t, _ = _timed_steps(serial, dt, args.steps, self_comm, start=comm)
+            alone = min(alone, comm.allreduce(t, op=MPI.MAX))
+            t, its_p = _timed_steps(parallel, dt, args.steps, comm)
+            par = min(par, t)
+        solo = comm.bcast(solo, root=0)
+        its_1 = comm.bcast(its_1 if comm.rank == 0 else None, root=0)
+        say(f"{dt:8.0e} {solo:9.4f} {its_1:5.2f} {alone:14.4f} {par:11.4f} {its_p:5.2f} "
+            f"{solo / (comm.size * par):10.1%} {solo / alone:8.1%}")
+    serial.destroy()
+    parallel.destroy()
+
+
 def run_tutorial(args, geometry, comm, reference: dict) -> dict:
     """(a): a LinearProblem per step with CG + GAMG, as the DOLFINx tutorial teaches."""
     import ufl
@@ -199,12 +265,20 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=1,
                    help="(b), (c): run each dt's steps this many times from 298 K and keep "
                    "the fastest (the other load of a shared machine only slows runs down)")
+    p.add_argument("--scaling", action="store_true",
+                   help="under mpiexec -n P: (c) on 1 rank, on P ranks, and P independent "
+                   "1-rank copies at once, in interleaved rounds of one run (see run_scaling); "
+                   "nothing else")
     args = p.parse_args()
     comm = MPI.COMM_WORLD
 
     def say(*a):
         if comm.rank == 0:
             print(*a, flush=True)
+
+    if args.scaling:
+        run_scaling(args, comm, say)
+        return
 
     t0 = time.perf_counter()
     geometry = build_case_geometry(case_for(args, "direct").geometry, comm)
