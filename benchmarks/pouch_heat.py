@@ -33,6 +33,8 @@ ratio an underestimate).
         --steps 4 --a-dts 1e-3 1 --a-steps 2 --gamg-max-it 1000       # 0.50 M dofs, 6 units
     python benchmarks/pouch_heat.py --cathodes 10 --mesh-size 1.1mm ...        # 20 units
     mpiexec -n 2 python benchmarks/pouch_heat.py --cathodes 3 --mesh-size 0.6mm --methods c
+    mpiexec -n 2 python benchmarks/pouch_heat.py --cathodes 3 --mesh-size 0.6mm \
+        --dts 1e-3 1 10 --steps 20 --repeat 5 --scaling   # 1 vs 2 ranks in one run (efficiency)
 """
 
 from __future__ import annotations
