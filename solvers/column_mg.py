@@ -325,16 +325,16 @@ def find_columns(V, rtol: float = 1e-9) -> dict:
             "split": int(np.count_nonzero((per_rank > 0).sum(axis=0) > 1)), "z": gridz}
 
 
-def _isolated_rows(A: PETSc.Mat) -> np.ndarray:
-    """Owned rows of A without nonzero off-diagonal values (Dirichlet rows)."""
-    indptr, indices, data = A.getValuesCSR()
-    n = indptr.size - 1
-    if not n:
-        return np.zeros(0, bool)
-    lo = A.getOwnershipRange()[0]
-    rows = np.repeat(np.arange(n), np.diff(indptr))
-    off = np.where(indices != rows + lo, np.abs(data), 0.0)
-    return np.add.reduceat(off, indptr[:-1]) == 0.0
+def _isolated_rows(A: PETSc.Mat, csr=None) -> np.ndarray:
+    """Owned rows of A without nonzero off-diagonal values (Dirichlet rows); ``csr`` = A's
+    ``getValuesCSR()`` if the caller has it. Counts the nonzero values per row and takes
+    the diagonal's away: exact (no sums of magnitudes), no per-entry row index. Collective."""
+    indptr, _, data = A.getValuesCSR() if csr is None else csr
+    diagonal = A.getDiagonal()  # (collective: also on a rank without rows)
+    nonzero = np.concatenate([[0], np.cumsum(data != 0, dtype=np.int64)])[indptr]
+    off = np.diff(nonzero) - (diagonal.array != 0)
+    diagonal.destroy()
+    return off == 0
 
 
 def split_columns(columns: dict, isolated: np.ndarray, comm) -> dict:
@@ -632,15 +632,11 @@ class _Level:
         """Rows without off-diagonal values (Dirichlet rows: no coarse correction there) and
         rows with a (zeroed) entry in the column of such a row (their row sum carries the
         constraint: left out of the collapsed operator's rows)."""
-        indptr, indices, data = self.A.getValuesCSR()
+        csr = self.A.getValuesCSR()
+        indptr, indices, _ = csr
         n = indptr.size - 1
-        self.isolated = np.zeros(n, bool)
+        self.isolated = _isolated_rows(self.A, csr)
         self.anchored = np.zeros(n, bool)
-        if n:
-            lo = self.A.getOwnershipRange()[0]
-            rows = np.repeat(np.arange(n), np.diff(indptr))
-            off = np.where(indices != rows + lo, np.abs(data), 0.0)
-            self.isolated = np.add.reduceat(off, indptr[:-1]) == 0.0
         flags = self.A.createVecs()[0]
         flags.array[:] = self.isolated
         if self._ghosts is None or self._ghosts[0] != indices.size:
@@ -661,9 +657,9 @@ class _Level:
             iso[inside] = self.isolated[indices[inside] - lo]
             if outside.size:
                 iso[~inside] = seq.array[np.searchsorted(outside, indices[~inside])] > 0
-            iso &= indices != rows + lo
-            self.anchored = (np.add.reduceat(iso.astype(np.int64), indptr[:-1]) > 0) \
-                & ~self.isolated
+            # (a row's own diagonal entry counts only for an isolated row, left out here)
+            hits = np.concatenate([[0], np.cumsum(iso, dtype=np.int64)])[indptr]
+            self.anchored = (np.diff(hits) > 0) & ~self.isolated
 
     def collapse(self, columns: _Layout):
         """The depth-collapsed operator S_r A S^T on the columns (S sums the dofs of each
@@ -996,7 +992,6 @@ class ColumnMG:
         layout = self.grid
         while True:
             lev = self.levels[k]
-            lev.find_isolated()
             if opt["reuse_interpolation"] and lev.P is not None and k + 1 < len(self.levels):
                 nxt = self.levels[k + 1]  # keep P: the Galerkin product only
                 lev.A.PtAP(lev.P, result=nxt.A)
@@ -1005,6 +1000,7 @@ class ColumnMG:
                 reused += 1
                 k += 1
                 continue
+            lev.find_isolated()  # (only the coarsening and the interpolation use them)
             lev.collapse_anchored = opt["collapse_anchored"]
             split = self._coarsen(lev, layout, k)
             if split is None:
