@@ -17,7 +17,13 @@ import ufl
 from dolfinx import fem, mesh
 from dolfinx.fem import petsc as fem_petsc
 
-from batteryfx.solvers.column_mg import column_mg_context, find_columns, setup_column_mg
+from batteryfx.solvers.column_mg import (
+    _isolated_rows,
+    _Level,
+    column_mg_context,
+    find_columns,
+    setup_column_mg,
+)
 
 # thickness (m), k (W/(m K)), rho c_p (J/(m^3 K))
 LAYERS = {"Cu": (8e-6, 400.0, 3.44e6), "PI": (7e-6, 0.12, 1.58e6), "Ag": (0.5e-6, 429.0, 2.45e6),
@@ -263,6 +269,50 @@ def _gathered(comm, heat, x):
     val = np.concatenate(comm.allgather(x.array.copy()))
     order = np.lexsort(np.round(xyz / 1e-9).T.astype(np.int64))
     return xyz[order], val[order]
+
+
+@pytest.mark.mpi
+def test_isolated_and_anchored_rows():
+    """Row flags of the coarsening, on a 1D chain 0-1-...-(N-1) spread over the ranks: rows
+    3 and 10 are Dirichlet rows (off-diagonals stored but zero, as MatZeroRowsColumns leaves
+    them; their neighbours' entries in columns 3 and 10 zero too) -> isolated, and their
+    neighbours 2, 4, 9, 11 anchored (a stored entry in an isolated row's column, whichever
+    rank owns it); row 7 has a stored zero and an off-diagonal of 1e-300 next to a diagonal
+    of 1e300 (not isolated: the flags count nonzeros, a row sum minus the diagonal would
+    round to zero); a rank without rows takes part in the collectives."""
+    comm = MPI.COMM_WORLD
+    n = 14
+    # on several ranks the last one owns no row
+    parts = np.array_split(np.arange(n), max(comm.size - 1, 1))
+    own = parts[comm.rank] if comm.rank < len(parts) else np.zeros(0, int)
+    A = PETSc.Mat().createAIJ(((own.size, n), (own.size, n)), nnz=(3, 2), comm=comm)
+    A.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
+    dirichlet = {3, 10}
+    for i in own:
+        for j in (i - 1, i, i + 1):
+            if not 0 <= j < n:
+                continue
+            v = 2.0 if i == j else -1.0
+            if i != j and (i in dirichlet or j in dirichlet):
+                v = 0.0
+            if i == 7 and j == 7:
+                v = 1e300
+            if i == 7 and j == 6:
+                v = 0.0
+            if i == 7 and j == 8:
+                v = 1e-300
+            A.setValue(int(i), int(j), v)
+    A.assemble()
+    iso = _isolated_rows(A)
+    lev = _Level(comm, np.zeros(own.size, np.int64), np.zeros(own.size, np.int64))
+    lev.A = A
+    lev.find_isolated()
+    assert np.array_equal(iso, lev.isolated)
+    assert np.array_equal(np.flatnonzero(iso) + A.getOwnershipRange()[0],
+                          [i for i in own if i in dirichlet])
+    assert np.array_equal(np.flatnonzero(lev.anchored) + A.getOwnershipRange()[0],
+                          [i for i in own if i in (2, 4, 9, 11)])
+    lev.destroy()  # (and A)
 
 
 @pytest.mark.mpi
