@@ -99,27 +99,14 @@ def run_batteryfx(args, solver: str, geometry, comm) -> dict:
         for repeat in range(args.repeat):
             # each repeat the same transient from 298 K (no history kept; the operator and
             # the preconditioner set up by the first repeat's first step stay)
-            problem.T.x.array[:] = 298.0
-            problem.reset_predictor()
-            it0 = problem.iterations
-            comm.Barrier()
-            t0 = time.perf_counter()
-            problem.step(dt)
+            run = _timed_steps(problem, dt, args.steps, comm)
             if not repeat:
-                setup = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
-            it1 = problem.iterations
-            steps = max(args.steps - 1, 1)
-            comm.Barrier()
-            t0, c0 = time.perf_counter(), time.process_time()
-            for _ in range(args.steps - 1):
-                problem.step(dt)
-            per = min(per, comm.allreduce(time.perf_counter() - t0, op=MPI.MAX) / steps)
-            per_cpu = min(per_cpu,
-                          comm.allreduce(time.process_time() - c0, op=MPI.MAX) / steps)
-            its = (problem.iterations - it1) / steps
+                setup, it_first = run["first_s"], run["first_its"]
+            per, per_cpu = min(per, run["step_s"]), min(per_cpu, run["step_cpu_s"])
+            its = run["its"]
         mm, mm_cpu = matmult_time(problem.A, comm)
         out["dt"][dt] = {"setup_s": setup, "step_s": per, "step_cpu_s": per_cpu,
-                         "iterations": its, "first_iterations": it1 - it0, "matmult_s": mm,
+                         "iterations": its, "first_iterations": it_first, "matmult_s": mm,
                          "matmult_cpu_s": mm_cpu, "peak_mb": peak_mb(comm),
                          "steps": args.steps, "T": problem.T.x.array.copy()}
     out["dofs"] = problem.num_dofs
@@ -134,21 +121,29 @@ def _wait_idle(comm) -> None:
         time.sleep(0.002)
 
 
-def _timed_steps(problem, dt: float, steps: int, comm, start=None) -> tuple[float, float]:
-    """(wall time per step, iterations per step) of steps 2..``steps`` of the transient from
-    298 K at dt (the first step, which also sets the predictor's history up, is not timed);
-    wall time max over the ranks of ``comm``; the timed steps start together on the ranks of
-    ``start`` (default ``comm``)."""
+def _timed_steps(problem, dt: float, steps: int, comm, start=None) -> dict:
+    """The transient from 298 K at dt (no history: the predictor and the projection basis
+    forgotten): ``first_s`` / ``first_its`` of the first step (with a change of dt: the
+    set-up), and per later step (steps 2..``steps``) ``step_s`` (wall), ``step_cpu_s``
+    (process CPU) and ``its``; times max over the ranks of ``comm``; the later steps start
+    together on the ranks of ``start`` (default ``comm``)."""
     problem.T.x.array[:] = 298.0
     problem.reset_predictor()
-    problem.step(dt)
     it0 = problem.iterations
-    (start or comm).Barrier()
+    comm.Barrier()
     t0 = time.perf_counter()
+    problem.step(dt)
+    first = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+    it1 = problem.iterations
+    later = max(steps - 1, 1)
+    (start or comm).Barrier()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps - 1):
         problem.step(dt)
-    per = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX) / (steps - 1)
-    return per, (problem.iterations - it0) / (steps - 1)
+    return {"first_s": first, "first_its": it1 - it0,
+            "step_s": comm.allreduce(time.perf_counter() - t0, op=MPI.MAX) / later,
+            "step_cpu_s": comm.allreduce(time.process_time() - c0, op=MPI.MAX) / later,
+            "its": (problem.iterations - it1) / later}
 
 
 def run_scaling(args, comm, say) -> None:
@@ -178,13 +173,13 @@ def run_scaling(args, comm, say) -> None:
         solo = alone = par = np.inf
         for _ in range(args.repeat):
             if comm.rank == 0:
-                t, its_1 = _timed_steps(serial, dt, args.steps, self_comm)
-                solo = min(solo, t)
+                run = _timed_steps(serial, dt, args.steps, self_comm)
+                solo, its_1 = min(solo, run["step_s"]), run["its"]
             _wait_idle(comm)
-            t, _ = _timed_steps(serial, dt, args.steps, self_comm, start=comm)
-            alone = min(alone, comm.allreduce(t, op=MPI.MAX))
-            t, its_p = _timed_steps(parallel, dt, args.steps, comm)
-            par = min(par, t)
+            run = _timed_steps(serial, dt, args.steps, self_comm, start=comm)
+            alone = min(alone, comm.allreduce(run["step_s"], op=MPI.MAX))
+            run = _timed_steps(parallel, dt, args.steps, comm)
+            par, its_p = min(par, run["step_s"]), run["its"]
         solo = comm.bcast(solo, root=0)
         its_1 = comm.bcast(its_1 if comm.rank == 0 else None, root=0)
         say(f"{dt:8.0e} {solo:9.4f} {its_1:5.2f} {alone:14.4f} {par:11.4f} {its_p:5.2f} "
