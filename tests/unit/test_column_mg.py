@@ -215,6 +215,41 @@ def test_rebuild_after_dt_change(reuse):
 
 
 @pytest.mark.mpi
+def test_coarse_solve_on_every_rank():
+    """The coarsest level's direct solve: on several ranks each rank factors a copy of the
+    whole coarse operator and solves the whole system; the result equals a distributed
+    MUMPS solve of the distributed operator (to round-off), also after a numeric re-setup
+    (dt changed: the copies refreshed in place)."""
+    comm = MPI.COMM_WORLD
+    heat = Heat(comm, 2, 12, 10)
+    ksp = cg(comm, 1e-10)
+    setup_column_mg(ksp, heat.matrix(1.0), heat.V, **SMALL)
+    ctx = column_mg_context(ksp)
+    for dt in (1.0, 7.0):
+        if dt != 1.0:
+            ksp.setOperators(heat.matrix(dt))
+            ksp.setUp()
+        Ac = ctx.levels[-1].A
+        assert ctx._coarse is not None and ctx._coarse.redundant == (comm.size > 1)
+        assert Ac.getSize()[0] > 20
+        b, x = Ac.createVecs()
+        lo, hi = b.getOwnershipRange()
+        b.array[:] = np.cos(0.37 * np.arange(lo, hi)) + 1.0  # the same on any partition
+        ctx._coarse.solve(b, x)
+        ref = direct(Ac, b)
+        residual = Ac.createVecs()[0]
+        Ac.mult(x, residual)
+        residual.axpy(-1.0, b)
+        assert residual.norm() <= 1e-10 * b.norm()
+        x.axpy(-1.0, ref)
+        assert x.norm() <= 1e-10 * ref.norm()
+        for obj in (b, x, ref, residual):
+            obj.destroy()
+    ksp.destroy()
+    heat.destroy()
+
+
+@pytest.mark.mpi
 def test_symmetric_storage_products():
     """``sbaij``: the cycle's products use SBAIJ copies of the level operators (refreshed
     in place after a change of dt): they equal the AIJ products, and the solves match the
